@@ -1,0 +1,31 @@
+# Two commands for a newcomer: `make run` and `make test`. Both set themselves up.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test demo bench i18n clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Reinstall only when the project's metadata changed (editable install).
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/kit serve
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Refresh the gettext catalogs after changing user-facing strings.
+i18n: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k _l -o kit/translations/messages.pot .
+	$(BIN)/pybabel update -i kit/translations/messages.pot -d kit/translations --no-fuzzy-matching
+	$(BIN)/pybabel compile -d kit/translations
+
+clean:
+	rm -rf $(VENV) .pytest_cache
