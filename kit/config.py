@@ -1,0 +1,65 @@
+"""The kit's embedded defaults. `kit serve` options and the kit profile override them."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+DEFAULT_DATA_DIR = "kit-data"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+
+# Waitress settings for a crowd of phones on one Pi (hotspot-and-pi.md §11): few threads
+# (one SQLite writer, little RAM), many connections, slow clients buffered by waitress.
+WAITRESS = {
+    "threads": 6,
+    "connection_limit": 300,
+    "channel_timeout": 30,
+    "cleanup_interval": 10,
+    "asyncore_use_poll": True,   # no 1024-descriptor select() limit
+    "max_request_body_size": 2 * 1024 * 1024,
+    "ident": "",
+}
+
+# (max events, window in seconds) per client address.
+RATE_LIMITS = {
+    "post": [(5, 60), (30, 3600)],
+    "lookup": [(20, 60), (100, 3600)],
+}
+
+
+def data_dir(value: str | None = None) -> Path:
+    return Path(value or os.environ.get("KIT_DATA") or DEFAULT_DATA_DIR)
+
+
+def secret_key(folder: Path) -> bytes:
+    """The kit's own session-signing key, made once and kept in the data folder (0600)."""
+    path = folder / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def build(data: str | Path | None = None, **overrides) -> dict:
+    """A complete Flask config for a kit whose data lives in `data`."""
+    folder = data_dir(str(data) if data else None)
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {
+        "DATA_DIR": str(folder),
+        "DATABASE": str(folder / "kit.db"),
+        "SECRET_KEY": secret_key(folder),
+        "PORTAL_URL": "http://kit.lan/",
+        "PORTAL_HOSTS": ["kit.lan", "10.42.0.1", "localhost", "127.0.0.1", "[::1]"],
+        "PORTAL_IDLE_SECONDS": 3600,
+        "RATE_LIMITS": RATE_LIMITS,
+        "RADIO": "none",
+        "MAX_CONTENT_LENGTH": 64 * 1024,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": 6 * 3600,
+        "WTF_CSRF_SSL_STRICT": False,   # plain HTTP on the hotspot
+    }
+    config.update(overrides)
+    return config

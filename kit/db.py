@@ -1,0 +1,112 @@
+"""The one module that owns the SQLite database: connections, pragmas, migrations.
+
+Every connection gets the same pragmas: WAL so readers never block the writer,
+synchronous=FULL so an acknowledged write survives a power cut (NORMAL in WAL mode can
+lose the last commits), a busy timeout instead of "database is locked", foreign keys on.
+"""
+from __future__ import annotations
+
+import sqlite3
+from importlib import resources
+from pathlib import Path
+
+import sqlite_utils
+from flask import current_app, g
+
+PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA foreign_keys=ON",
+)
+
+
+def connect(path: str | Path) -> sqlite_utils.Database:
+    """Open the kit's database with the kit's pragmas (autocommit; use `transaction`)."""
+    conn = sqlite3.connect(str(path), timeout=5, isolation_level=None, check_same_thread=False)
+    for pragma in PRAGMAS:
+        conn.execute(pragma)
+    return sqlite_utils.Database(conn)
+
+
+class transaction:
+    """`with transaction(db):` — BEGIN IMMEDIATE … COMMIT, ROLLBACK on error.
+
+    IMMEDIATE takes the write lock up front, so two writers never deadlock on upgrade.
+    """
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.conn = db.conn
+
+    def __enter__(self):
+        self.conn.execute("BEGIN IMMEDIATE")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb):
+        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        return False
+
+
+def migration_scripts() -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every bundled migration, in order: `NNNN_name.sql`."""
+    folder = resources.files("kit") / "migrations"
+    scripts = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            scripts.append((version, entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(scripts)
+
+
+def schema_version(db: sqlite_utils.Database) -> int:
+    return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply the migrations newer than the database's user_version; return their names.
+
+    Each migration runs in its own transaction together with the version bump, so a
+    crash leaves the database at a whole version.
+    """
+    applied = []
+    current = schema_version(db)
+    for version, name, sql in migration_scripts():
+        if version <= current:
+            continue
+        with transaction(db) as conn:
+            for statement in split_statements(sql):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={version:d}")
+        applied.append(name)
+    return applied
+
+
+def split_statements(sql: str) -> list[str]:
+    """Split a migration script into statements (executescript would COMMIT on its own)."""
+    statements, buffer = [], ""
+    for line in sql.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        raise ValueError(f"incomplete SQL statement at the end of a migration: {buffer[:60]!r}")
+    return statements
+
+
+def get_db() -> sqlite_utils.Database:
+    """The request's connection, opened on first use and closed at teardown (flaskr style)."""
+    if "db" not in g:
+        g.db = connect(current_app.config["DATABASE"])
+    return g.db
+
+
+def close_db(_exc=None) -> None:
+    db = g.pop("db", None)
+    if db is not None:
+        db.conn.close()
+
+
+def init_app(app) -> None:
+    app.teardown_appcontext(close_db)

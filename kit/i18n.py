@@ -1,0 +1,75 @@
+"""Languages: French first, easy-to-read French (FALC) and English.
+
+User-interface strings are English msgids translated by gettext catalogs
+(kit/translations/<lang>/LC_MESSAGES/messages.mo, compiled from the committed .po by
+`make i18n`). Content (checklists, contacts) carries its own fr / falc / en columns.
+FALC uses the French interface catalog and the FALC content.
+"""
+from __future__ import annotations
+
+import gettext
+from functools import lru_cache
+from importlib import resources
+
+from flask import g, has_request_context, request
+
+LANGS = ("fr", "falc", "en")
+DEFAULT_LANG = "fr"
+LANG_NAMES = {"fr": "Français", "falc": "Facile à lire", "en": "English"}
+HTML_LANG = {"fr": "fr", "falc": "fr", "en": "en"}
+COOKIE = "lang"
+
+
+@lru_cache(maxsize=None)
+def catalog(lang: str) -> gettext.NullTranslations:
+    if lang == "en":
+        return gettext.NullTranslations()
+    folder = resources.files("kit") / "translations"
+    with resources.as_file(folder) as path:
+        return gettext.translation("messages", localedir=str(path), languages=["fr"], fallback=True)
+
+
+def select_lang() -> str:
+    """The visitor's choice (cookie), else the browser's Accept-Language, else French."""
+    chosen = request.cookies.get(COOKIE, "")
+    if chosen in LANGS:
+        return chosen
+    return request.accept_languages.best_match(["fr", "en"], default=DEFAULT_LANG) or DEFAULT_LANG
+
+
+def current_lang() -> str:
+    if not has_request_context():
+        return DEFAULT_LANG
+    if "lang" not in g:
+        g.lang = select_lang()
+    return g.lang
+
+
+def gettext_(message: str, **variables) -> str:
+    text = catalog(current_lang()).gettext(message)
+    return text % variables if variables else text
+
+
+def ngettext_(singular: str, plural: str, n: int, **variables) -> str:
+    text = catalog(current_lang()).ngettext(singular, plural, n)
+    return text % ({"num": n} | variables)
+
+
+_ = gettext_
+
+
+def pick(row, field: str) -> str:
+    """The content column for the current language: name_falc, name_en, else name_fr."""
+    lang = current_lang()
+    for candidate in (f"{field}_{lang}", f"{field}_fr"):
+        value = row.get(candidate) if hasattr(row, "get") else None
+        if value:
+            return value
+    return ""
+
+
+def init_app(app) -> None:
+    app.jinja_env.add_extension("jinja2.ext.i18n")
+    app.jinja_env.install_gettext_callables(gettext_, ngettext_, newstyle=True)
+    app.jinja_env.globals.update(pick=pick, current_lang=current_lang, LANG_NAMES=LANG_NAMES,
+                                 HTML_LANG=HTML_LANG)

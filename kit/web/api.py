@@ -1,0 +1,178 @@
+"""JSON API (v1), documented by /api/openapi.json. Same rules as the forms."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from .. import records
+from ..content import AUDIENCES
+from ..db import get_db
+from ..i18n import _
+from . import forms
+from .board import publish_post, too_many
+from .common import kit_state, radio_status, rate_limited
+from .openapi import document
+from .pages import all_risks, checklist, public_contacts, public_sites
+from .safe import record_checkin
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+
+def error(message: str, status: int, **extra):
+    return jsonify({"error": message, **extra}), status
+
+
+def json_body() -> dict | None:
+    data = request.get_json(silent=True)
+    return data if isinstance(data, dict) else None
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(document())
+
+
+@bp.get("/v1/status")
+def status():
+    state = kit_state()
+    return jsonify({
+        "kit_id": state["kit_id"],
+        "name": state["kit_name"],
+        "commune": state.get("commune_name", ""),
+        "mode": state["mode"],
+        "exercise": state["exercise"],
+        "active_risk": state.get("active_risk") or None,
+        "content_date": state.get("content_date", ""),
+        "radio": radio_status(),
+    })
+
+
+@bp.get("/v1/messages")
+def list_messages():
+    try:
+        since = int(request.args.get("since", 0))
+    except ValueError:
+        return error(_("'since' must be a whole number (a cursor from an earlier answer)."), 400)
+    kinds = request.args.getlist("kind") or list(records.BOARD_KINDS)
+    if not set(kinds) <= set(records.BOARD_KINDS):
+        return error(_("'kind' must be board, need or offer."), 400)
+    messages = records.board_messages(get_db(), tuple(kinds), since=since, limit=200)
+    cursor = max((m["cursor"] for m in messages), default=since)
+    return jsonify({"messages": messages, "cursor": cursor})
+
+
+@bp.post("/v1/messages")
+def post_message():
+    data = json_body()
+    if data is None:
+        return error(_("The body must be a JSON object."), 400)
+    kind = data.get("kind")
+    if kind not in records.BOARD_KINDS:
+        return error(_("'kind' must be board, need or offer."), 400)
+    if not all(isinstance(data.get(k, ""), str) for k in ("text", "name")):
+        return error(_("'text' and 'name' must be strings."), 400)
+    values, errors = forms.validate_post(data)
+    if errors:
+        return error(" ".join(errors), 400, errors=errors)
+    wait = rate_limited("post")
+    if wait:
+        response = error(too_many(wait), 429)
+        response[0].headers["Retry-After"] = str(wait)
+        return response
+    record = publish_post(kind, values)
+    return jsonify({"id": record.uid}), 201
+
+
+@bp.post("/v1/safe")
+def post_checkin():
+    data = json_body()
+    if data is None:
+        return error(_("The body must be a JSON object."), 400)
+    if not all(isinstance(data.get(k, ""), str) for k in ("name", "note")):
+        return error(_("'name' and 'note' must be strings."), 400)
+    values, errors = forms.validate_checkin(data)
+    if errors:
+        return error(" ".join(errors), 400, errors=errors)
+    wait = rate_limited("post")
+    if wait:
+        response = error(too_many(wait), 429)
+        response[0].headers["Retry-After"] = str(wait)
+        return response
+    record = record_checkin(values)
+    return jsonify({"id": record.uid}), 201
+
+
+@bp.get("/v1/safe")
+def lookup_checkin():
+    values, errors = forms.validate_lookup(request.args)
+    if errors:
+        return error(" ".join(errors), 400, errors=errors)
+    if rate_limited("lookup"):
+        return error(_("Too many searches from this phone. Please wait a minute."), 429)
+    return jsonify({"name": values["name"], "checkins": records.lookup_checkins(get_db(), values["name"])})
+
+
+@bp.get("/v1/alerts")
+def alerts():
+    items = []
+    for a in records.active_alerts(get_db()):
+        items.append({
+            "id": a["id"], "status": a["status"], "msg_type": a["msg_type"],
+            "references": a["references_id"] or None, "category": a["category"], "event": a["event"],
+            "urgency": a["urgency"], "severity": a["severity"], "certainty": a["certainty"],
+            "response_type": a["response_type"], "headline": a["headline"],
+            "description": a["description"], "instruction": a["instruction"], "area": a["area"],
+            "sent_at": a["sent_at"], "expires_at": a["expires_at"],
+            "verified": bool(a["verified"]), "exercise": bool(a["exercise"]),
+        })
+    return jsonify({"alerts": items})
+
+
+def _tri(row: dict, field: str) -> dict:
+    return {lang: row[f"{field}_{lang}"] for lang in ("fr", "falc", "en")}
+
+
+@bp.get("/v1/risks")
+def risks():
+    return jsonify({"risks": [
+        {"slug": r["slug"], "kind": r["kind"], "name": _tri(r, "name"), "summary": _tri(r, "summary")}
+        for r in all_risks()
+    ]})
+
+
+@bp.get("/v1/risks/<slug>")
+def risk(slug: str):
+    found = [r for r in all_risks() if r["slug"] == slug]
+    if not found:
+        return error(_("No such risk."), 404)
+    audience = request.args.get("audience", "habitant")
+    if audience not in AUDIENCES:
+        return error(_("'audience' must be habitant, benevole or cellule."), 400)
+    r = found[0]
+    return jsonify({
+        "slug": r["slug"], "kind": r["kind"], "name": _tri(r, "name"), "summary": _tri(r, "summary"),
+        "audience": audience,
+        "items": [
+            {"phase": i["phase"], "text": _tri(i, "text"), "source": i["source"]}
+            for i in checklist(slug, audience)
+        ],
+    })
+
+
+@bp.get("/v1/contacts")
+def contacts():
+    return jsonify({"contacts": [
+        {"slug": c["slug"], "group": c["grp"], "name": {"fr": c["name_fr"], "en": c["name_en"]},
+         "role": _tri(c, "role"), "phone": c["phone"], "sms_only": bool(c["sms_only"]),
+         "phone_secondary": c["phone_secondary"] or None, "last_verified": c["last_verified"]}
+        for c in public_contacts()
+    ]})
+
+
+@bp.get("/v1/sites")
+def sites():
+    return jsonify({"sites": [
+        {"slug": s["slug"], "name": s["name"], "type": s["type"], "address": s["address"],
+         "lat": s["lat"], "lon": s["lon"], "capacity": s["capacity"], "present": s["present"],
+         "status": s["status"], "amenities": s["amenities"].split(), "updated_at": s["updated_at"]}
+        for s in public_sites()
+    ]})

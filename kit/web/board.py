@@ -1,0 +1,78 @@
+"""The public board, and needs and offers (entraide): read and post, no JavaScript."""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request
+
+from .. import records
+from ..db import get_db
+from ..i18n import _
+from . import forms
+from .common import kit_state, rate_limited, rerenders
+
+bp = Blueprint("board", __name__)
+
+PAGES = {
+    # endpoint → (template, kinds shown, kinds a post may take)
+    "board.board": ("board.html", ("board",), ("board",)),
+    "board.mutual_aid": ("mutual_aid.html", ("need", "offer"), ("need", "offer")),
+}
+
+
+def publish_post(kind: str, values: dict):
+    state = kit_state()
+    body = {"text": values["text"]}
+    if values.get("name"):
+        body["name"] = values["name"]
+    return records.publish(get_db(), state["origin"], kind, body, exercise=state["exercise"])
+
+
+def too_many(wait: int) -> str:
+    return _("Too many messages from this phone. Please wait %(minutes)d minute(s) and send again.",
+             minutes=max(1, (wait + 59) // 60))
+
+
+def handle_post(endpoint: str):
+    template, _shown, kinds = PAGES[endpoint]
+    values, errors = forms.validate_post(request.form)
+    kind = request.form.get("kind", kinds[0])
+    values["kind"] = kind if kind in kinds else kinds[0]
+    if kind not in kinds:
+        errors.append(_("Please choose what kind of message this is."))
+    if errors:
+        return render_board(endpoint, values, errors), 400
+    wait = rate_limited("post")
+    if wait:
+        return render_board(endpoint, values, [too_many(wait)]), 429
+    record = publish_post(values["kind"], values)
+    return redirect(f"{request.path}?ok={record.uid}#ok", 303)
+
+
+def render_board(endpoint: str, values: dict | None = None, errors: list[str] | None = None) -> str:
+    template, shown, kinds = PAGES[endpoint]
+    return render_template(
+        template,
+        messages=records.board_messages(get_db(), shown),
+        values=values or {"kind": kinds[0]},
+        errors=errors or [],
+        posted=request.args.get("ok", ""),
+        max_text=forms.MAX_TEXT,
+        max_name=forms.MAX_NAME,
+    )
+
+
+@bp.route("/messages", methods=["GET", "POST"])
+def board():
+    if request.method == "POST":
+        return handle_post("board.board")
+    return render_board("board.board")
+
+
+@bp.route("/entraide", methods=["GET", "POST"])
+def mutual_aid():
+    if request.method == "POST":
+        return handle_post("board.mutual_aid")
+    return render_board("board.mutual_aid")
+
+
+for _endpoint in PAGES:
+    rerenders(_endpoint)(lambda values, errors, e=_endpoint: render_board(e, values, errors))

@@ -1,0 +1,64 @@
+"""Helpers shared by the blueprints: the kit's state for templates, client address, limits."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+from flask import current_app, g, request
+
+from .. import settings
+from ..db import get_db
+
+
+def kit_state() -> dict:
+    """Settings (mode, exercise, names) read once per request."""
+    if "kit_state" not in g:
+        values = settings.all_settings(get_db())
+        values["exercise"] = values.get("exercise") == "1"
+        values["origin"] = int(values["kit_origin"])
+        g.kit_state = values
+    return g.kit_state
+
+
+def radio_status() -> dict:
+    return current_app.extensions["radio"].status()
+
+
+def client_ip() -> str:
+    return request.remote_addr or "?"
+
+
+def rate_limited(bucket: str) -> int:
+    """Seconds to wait if this client is over its limit for `bucket`, else 0 (and counted)."""
+    return current_app.extensions["ratelimit"].hit(bucket, client_ip())
+
+
+def now() -> int:
+    return int(time.time())
+
+
+def format_time(unix: int | None) -> str:
+    """Local-looking 'YYYY-MM-DD HH:MM' for pages (the kit's clock is the reference)."""
+    if unix is None:
+        return ""
+    return datetime.fromtimestamp(int(unix), tz=timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def init_app(app) -> None:
+    @app.context_processor
+    def inject():
+        return {"kit": kit_state(), "radio": radio_status()}
+
+    app.jinja_env.filters["when"] = format_time
+
+
+# Form pages register how to show themselves again with what the visitor typed, so that
+# a CSRF failure (expired session, cookie lost) never loses a resident's text either.
+RERENDER: dict = {}
+
+
+def rerenders(endpoint: str):
+    def register(function):
+        RERENDER[endpoint] = function
+        return function
+    return register

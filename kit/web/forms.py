@@ -1,0 +1,70 @@
+"""Server-side validation of what residents type. Errors are translated sentences;
+the caller always gives the typed text back with them, so nothing is lost."""
+from __future__ import annotations
+
+import unicodedata
+
+from ..i18n import _
+
+MAX_TEXT = 280   # fits in two radio frames once packed
+MAX_NAME = 40
+MAX_NOTE = 140
+ALLOWED_CONTROLS = {"\n", "\t"}
+
+
+def _bad_characters(value: str) -> bool:
+    # U+FFFD is what the form decoder makes of bytes that were not valid UTF-8.
+    return "\ufffd" in value or any(
+        unicodedata.category(c) == "Cc" and c not in ALLOWED_CONTROLS for c in value
+    )
+
+
+def check(value: str, label: str, *, max_len: int, required: bool, min_len: int = 1) -> str | None:
+    """The error for one field, or None. `value` has been stripped already."""
+    if not value:
+        return _("%(field)s: please write something.", field=label) if required else None
+    if _bad_characters(value):
+        return _("%(field)s: some characters could not be read. Please type them again.", field=label)
+    if len(value) > max_len:
+        return _("%(field)s: %(count)d characters, the limit is %(limit)d. Please shorten it.",
+                 field=label, count=len(value), limit=max_len)
+    if len(value) < min_len:
+        return _("%(field)s: at least %(limit)d characters, please.", field=label, limit=min_len)
+    return None
+
+
+def normalise(value) -> str:
+    """Trim, unify line endings and compose accents (NFC) so lengths are what people see."""
+    if not isinstance(value, str):
+        return ""
+    return unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n")).strip()
+
+
+def validate_post(data) -> tuple[dict, list[str]]:
+    """A board post, need or offer: text (required) and name (optional)."""
+    values = {"text": normalise(data.get("text")), "name": normalise(data.get("name"))}
+    errors = [
+        e for e in (
+            check(values["text"], _("Message"), max_len=MAX_TEXT, required=True),
+            check(values["name"], _("Name"), max_len=MAX_NAME, required=False),
+        ) if e
+    ]
+    return values, errors
+
+
+def validate_checkin(data) -> tuple[dict, list[str]]:
+    """An "I'm safe" check-in: full name (required) and a short note (optional)."""
+    values = {"name": normalise(data.get("name")), "note": normalise(data.get("note"))}
+    errors = [
+        e for e in (
+            check(values["name"], _("Full name"), max_len=MAX_NAME * 2, required=True, min_len=3),
+            check(values["note"], _("Note"), max_len=MAX_NOTE, required=False),
+        ) if e
+    ]
+    return values, errors
+
+
+def validate_lookup(data) -> tuple[dict, list[str]]:
+    values = {"name": normalise(data.get("name"))}
+    error = check(values["name"], _("Full name"), max_len=MAX_NAME * 2, required=True, min_len=3)
+    return values, [error] if error else []

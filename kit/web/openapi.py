@@ -1,0 +1,213 @@
+"""The OpenAPI 3.1 document of the JSON API. Tests check every /api route is here and
+that answers match these schemas."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+TRI = {"type": "object", "required": ["fr", "falc", "en"],
+       "properties": {k: {"type": "string"} for k in ("fr", "falc", "en")}}
+ERROR = {"type": "object", "required": ["error"],
+         "properties": {"error": {"type": "string"},
+                        "errors": {"type": "array", "items": {"type": "string"}}}}
+ID = {"type": "object", "required": ["id"], "properties": {"id": {"$ref": "#/components/schemas/RecordId"}}}
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def json_content(schema: dict) -> dict:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def answer(description: str, schema: dict) -> dict:
+    return {"description": description} | json_content(schema)
+
+
+ERRORS = {
+    "400": answer("Invalid input; `error` says what to fix.", ref("Error")),
+    "429": answer("Too many requests from this client; see Retry-After.", ref("Error")),
+}
+
+SCHEMAS = {
+    "Error": ERROR,
+    "RecordId": {"type": "string", "pattern": "^[0-9a-f]{8}-[0-9]+$",
+                 "description": "Global id: origin kit (8 hex digits) and its sequence."},
+    "Translated": TRI,
+    "Status": {
+        "type": "object",
+        "required": ["kit_id", "name", "mode", "exercise", "radio"],
+        "properties": {
+            "kit_id": {"type": "string"}, "name": {"type": "string"}, "commune": {"type": "string"},
+            "mode": {"enum": ["veille", "crise", "apres"]}, "exercise": {"type": "boolean"},
+            "active_risk": {"type": ["string", "null"]}, "content_date": {"type": "string"},
+            "radio": {
+                "type": "object", "required": ["state"],
+                "properties": {
+                    "state": {"enum": ["none", "absent", "connecting", "connected", "reconnecting"]},
+                    "node": {"type": ["string", "null"]}, "queue": {"type": "integer"},
+                    "airtime_pct": {"type": "number"}, "last_sync": {"type": ["integer", "null"]},
+                },
+            },
+        },
+    },
+    "Message": {
+        "type": "object",
+        "required": ["id", "cursor", "kind", "text", "name", "origin", "created_at", "exercise"],
+        "properties": {
+            "id": ref("RecordId"), "cursor": {"type": "integer"},
+            "kind": {"enum": ["board", "need", "offer"]}, "text": {"type": "string"},
+            "name": {"type": "string"}, "origin": {"type": "string"},
+            "created_at": {"type": "integer", "description": "Unix seconds."},
+            "exercise": {"type": "boolean"},
+        },
+    },
+    "NewMessage": {
+        "type": "object", "required": ["kind", "text"],
+        "properties": {"kind": {"enum": ["board", "need", "offer"]},
+                       "text": {"type": "string", "maxLength": 280},
+                       "name": {"type": "string", "maxLength": 40}},
+    },
+    "NewCheckin": {
+        "type": "object", "required": ["name"],
+        "properties": {"name": {"type": "string", "minLength": 3, "maxLength": 80},
+                       "note": {"type": "string", "maxLength": 140}},
+    },
+    "Checkin": {
+        "type": "object", "required": ["id", "name", "note", "created_at", "origin", "exercise"],
+        "properties": {"id": ref("RecordId"), "name": {"type": "string"}, "note": {"type": "string"},
+                       "created_at": {"type": "integer"}, "origin": {"type": "string"},
+                       "exercise": {"type": "boolean"}},
+    },
+    "Alert": {
+        "type": "object",
+        "required": ["id", "status", "msg_type", "event", "headline", "severity", "verified", "exercise"],
+        "properties": {
+            "id": ref("RecordId"), "status": {"enum": ["Actual", "Exercise", "System", "Test", "Draft"]},
+            "msg_type": {"enum": ["Alert", "Update", "Cancel"]},
+            "references": {"type": ["string", "null"]}, "category": {"type": "string"},
+            "event": {"type": "string"}, "urgency": {"type": "string"}, "severity": {"type": "string"},
+            "certainty": {"type": "string"}, "response_type": {"type": "string"},
+            "headline": {"type": "string"}, "description": {"type": "string"},
+            "instruction": {"type": "string"}, "area": {"type": "string"},
+            "sent_at": {"type": "integer"}, "expires_at": {"type": ["integer", "null"]},
+            "verified": {"type": "boolean", "description": "Signature checked against a trusted key."},
+            "exercise": {"type": "boolean"},
+        },
+    },
+    "Risk": {
+        "type": "object", "required": ["slug", "kind", "name", "summary"],
+        "properties": {"slug": {"type": "string"}, "kind": {"enum": ["risk", "guide"]},
+                       "name": ref("Translated"), "summary": ref("Translated")},
+    },
+    "Checklist": {
+        "type": "object", "required": ["slug", "kind", "name", "summary", "audience", "items"],
+        "properties": {
+            "slug": {"type": "string"}, "kind": {"enum": ["risk", "guide"]},
+            "name": ref("Translated"), "summary": ref("Translated"),
+            "audience": {"enum": ["habitant", "benevole", "cellule"]},
+            "items": {"type": "array", "items": {
+                "type": "object", "required": ["phase", "text", "source"],
+                "properties": {"phase": {"enum": ["avant", "pendant", "apres"]},
+                               "text": ref("Translated"), "source": {"type": "string"}}}},
+        },
+    },
+    "Contact": {
+        "type": "object", "required": ["slug", "group", "name", "role", "phone", "sms_only", "last_verified"],
+        "properties": {
+            "slug": {"type": "string"}, "group": {"enum": ["national", "commune"]},
+            "name": {"type": "object", "required": ["fr", "en"]}, "role": ref("Translated"),
+            "phone": {"type": "string"}, "sms_only": {"type": "boolean"},
+            "phone_secondary": {"type": ["string", "null"]}, "last_verified": {"type": "string"},
+        },
+    },
+    "Site": {
+        "type": "object",
+        "required": ["slug", "name", "type", "address", "lat", "lon", "capacity", "present", "status",
+                     "amenities", "updated_at"],
+        "properties": {
+            "slug": {"type": "string"}, "name": {"type": "string"},
+            "type": {"enum": ["hebergement", "accueil", "rassemblement", "eau", "soins"]},
+            "address": {"type": "string"}, "lat": {"type": "number"}, "lon": {"type": "number"},
+            "capacity": {"type": "integer"}, "present": {"type": "integer"},
+            "status": {"enum": ["ferme", "en-preparation", "ouvert", "complet", "evacue"]},
+            "amenities": {"type": "array", "items": {"type": "string"}},
+            "updated_at": {"type": "string"},
+        },
+    },
+}
+
+
+def listing(key: str, item: str) -> dict:
+    return {"type": "object", "required": [key], "properties": {key: {"type": "array", "items": ref(item)}}}
+
+
+PATHS = {
+    "/api/openapi.json": {"get": {"summary": "This document.",
+                                  "responses": {"200": answer("OpenAPI document.", {"type": "object"})}}},
+    "/api/v1/status": {"get": {"summary": "The kit: identity, mode, exercise flag, radio state.",
+                               "responses": {"200": answer("Status.", ref("Status"))}}},
+    "/api/v1/messages": {
+        "get": {
+            "summary": "Public board messages, needs and offers (never check-ins), newest first.",
+            "parameters": [
+                {"name": "since", "in": "query", "schema": {"type": "integer", "minimum": 0},
+                 "description": "Only messages after this cursor (the `cursor` of an earlier answer)."},
+                {"name": "kind", "in": "query", "schema": {"enum": ["board", "need", "offer"]}},
+            ],
+            "responses": {"200": answer("Messages.", {
+                "type": "object", "required": ["messages", "cursor"],
+                "properties": {"messages": {"type": "array", "items": ref("Message")},
+                               "cursor": {"type": "integer"}}}), "400": ERRORS["400"]},
+        },
+        "post": {
+            "summary": "Post on the board, or publish a need or an offer.",
+            "requestBody": {"required": True} | json_content(ref("NewMessage")),
+            "responses": {"201": answer("Created.", ID)} | ERRORS,
+        },
+    },
+    "/api/v1/safe": {
+        "get": {
+            "summary": "Look someone up by exact full name (never a list).",
+            "parameters": [{"name": "name", "in": "query", "required": True,
+                            "schema": {"type": "string", "minLength": 3, "maxLength": 80}}],
+            "responses": {"200": answer("Check-ins under that name.", {
+                "type": "object", "required": ["name", "checkins"],
+                "properties": {"name": {"type": "string"},
+                               "checkins": {"type": "array", "items": ref("Checkin")}}})} | ERRORS,
+        },
+        "post": {
+            "summary": "\"I'm safe\": check in with a name and a short note.",
+            "requestBody": {"required": True} | json_content(ref("NewCheckin")),
+            "responses": {"201": answer("Recorded.", ID)} | ERRORS,
+        },
+    },
+    "/api/v1/alerts": {"get": {"summary": "Active official alerts, most severe first.",
+                               "responses": {"200": answer("Alerts.", listing("alerts", "Alert"))}}},
+    "/api/v1/risks": {"get": {"summary": "Risks and guides.",
+                              "responses": {"200": answer("Risks.", listing("risks", "Risk"))}}},
+    "/api/v1/risks/{slug}": {"get": {
+        "summary": "One risk's checklist for an audience, by phase.",
+        "parameters": [
+            {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}},
+            {"name": "audience", "in": "query", "schema": {"enum": ["habitant", "benevole", "cellule"]}},
+        ],
+        "responses": {"200": answer("Checklist.", ref("Checklist")), "400": ERRORS["400"],
+                      "404": answer("No such risk.", ref("Error"))},
+    }},
+    "/api/v1/contacts": {"get": {"summary": "The public contact sheet.",
+                                 "responses": {"200": answer("Contacts.", listing("contacts", "Contact"))}}},
+    "/api/v1/sites": {"get": {"summary": "Public sites (shelters, assembly, water, care) and their status.",
+                              "responses": {"200": answer("Sites.", listing("sites", "Site"))}}},
+}
+
+
+@lru_cache(maxsize=1)
+def document() -> dict:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Kit tous risques", "version": "1",
+                 "description": "Offline crisis kit: public information, board, check-ins."},
+        "paths": PATHS,
+        "components": {"schemas": SCHEMAS},
+    }

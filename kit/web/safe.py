@@ -1,0 +1,68 @@
+""""Je suis en sécurité": check in with a name and a short note, look someone up by name.
+
+Lookup only: an exact (normalised) full name finds that person's check-ins; nothing
+ever lists them. Check-ins carry only what the resident typed, never a location.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request
+
+from .. import records
+from ..db import get_db
+from ..i18n import _
+from . import forms
+from .common import kit_state, rate_limited, rerenders
+
+bp = Blueprint("safe", __name__)
+
+
+def render_safe(checkin=None, lookup=None, errors=None, found=None, status=200):
+    return render_template(
+        "safe.html",
+        checkin=checkin or {},
+        lookup=lookup or {},
+        errors=errors or [],
+        found=found,
+        done=request.args.get("ok") == "1",
+        max_note=forms.MAX_NOTE,
+    ), status
+
+
+def record_checkin(values: dict):
+    state = kit_state()
+    body = {"name": values["name"]}
+    if values["note"]:
+        body["note"] = values["note"]
+    return records.publish(get_db(), state["origin"], "checkin", body, exercise=state["exercise"])
+
+
+@bp.route("/securite", methods=["GET", "POST"])
+def checkin():
+    if request.method == "GET":
+        return render_safe()
+    values, errors = forms.validate_checkin(request.form)
+    if errors:
+        return render_safe(checkin=values, errors=errors, status=400)
+    wait = rate_limited("post")
+    if wait:
+        return render_safe(checkin=values, status=429, errors=[
+            _("Too many messages from this phone. Please wait %(minutes)d minute(s) and send again.",
+              minutes=max(1, (wait + 59) // 60))])
+    record_checkin(values)
+    return redirect("/securite?ok=1#ok", 303)
+
+
+@bp.post("/securite/chercher")
+def lookup():
+    """POST, not GET: the name someone looks for stays out of URLs and browser history."""
+    values, errors = forms.validate_lookup(request.form)
+    if errors:
+        return render_safe(lookup=values, errors=errors, status=400)
+    if rate_limited("lookup"):
+        return render_safe(lookup=values, status=429,
+                           errors=[_("Too many searches from this phone. Please wait a minute.")])
+    return render_safe(lookup=values, found=records.lookup_checkins(get_db(), values["name"]))
+
+
+rerenders("safe.checkin")(lambda values, errors: render_safe(checkin=values, errors=errors, status=400)[0])
+rerenders("safe.lookup")(lambda values, errors: render_safe(lookup=values, errors=errors, status=400)[0])

@@ -1,0 +1,96 @@
+"""Real headless Chromium (Debian's package), JavaScript off, a 360×640 phone screen."""
+import shutil
+import threading
+
+import pytest
+from waitress import create_server
+
+from kit import config as kit_config
+from kit.app import create_app
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed (.ci/run installs it)"),
+]
+# Flags for a closed network: no background calls home (they would be refused, many at a time).
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def kit_url(tmp_path_factory):
+    app = create_app(kit_config.build(tmp_path_factory.mktemp("kit")))
+    server = create_server(app, host="127.0.0.1", port=0, **{**kit_config.WAITRESS, "threads": 2})
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.effective_port}"
+    server.close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def phone(browser):
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 360, "height": 640},
+                                  locale="fr-FR", device_scale_factor=2, is_mobile=True)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def assert_fits_the_screen(page):
+    """Nothing wider than the phone: no sideways scrolling to read an instruction."""
+    widths = [b["x"] + b["width"] for b in
+              (page.locator(sel).first.bounding_box() for sel in ("h1", "nav", "main", "footer")) if b]
+    assert widths and max(widths) <= 361, widths
+
+
+def test_home_page_as_a_person_sees_it(phone, kit_url, tmp_path):
+    phone.goto(kit_url + "/")
+    heading = phone.locator("h1")
+    assert heading.is_visible()
+    assert "préparez-vous" in heading.inner_text().lower() or "temps normal" in heading.inner_text().lower()
+    assert phone.get_by_role("link", name="Que faire").first.is_visible()
+    assert "pas internet" in phone.locator("main").inner_text().lower() or "sans internet" in phone.locator("main").inner_text().lower()
+    assert_fits_the_screen(phone)
+    phone.screenshot(path=str(tmp_path / "home.png"), full_page=True)
+
+
+def test_checklist_page(phone, kit_url):
+    phone.goto(kit_url + "/risques/inondation")
+    assert phone.locator("h1").inner_text() == "Inondation"
+    for section in ("#avant", "#pendant", "#apres"):
+        items = phone.locator(f"{section} li")
+        assert items.count() >= 1 and items.first.is_visible()
+    box = phone.locator("#avant li").first.bounding_box()
+    assert box["width"] <= 360 and box["height"] >= 16  # readable, wrapped, not cut
+    assert_fits_the_screen(phone)
+
+
+def test_contact_sheet_calls_with_one_tap(phone, kit_url):
+    phone.goto(kit_url + "/contacts")
+    link = phone.locator('a[href="tel:112"]')
+    assert link.is_visible()
+    box = link.bounding_box()
+    assert box["height"] >= 20  # a finger can hit it
+    assert phone.locator('a[href="sms:114"]').is_visible()
+
+
+def test_posting_without_javascript(phone, kit_url):
+    phone.goto(kit_url + "/messages")
+    phone.get_by_label("Votre message").fill("Rue des Saules : arbre tombé")
+    phone.get_by_role("button", name="Envoyer").click()
+    phone.wait_for_load_state()
+    assert "/messages?ok=" in phone.url
+    assert phone.get_by_text("Rue des Saules : arbre tombé").is_visible()
+    assert phone.locator("#ok").is_visible()
