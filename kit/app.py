@@ -9,7 +9,7 @@ from flask_wtf.csrf import CSRFProtect
 from . import config as kit_config
 from . import content, db, i18n, identity
 from .radio_state import NoRadio
-from .web import api, board, errors, http, pages, portal, safe
+from .web import api, board, errors, forms, http, pages, portal, safe
 from .web.ratelimit import RateLimiter
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -27,6 +27,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     db.init_app(app)
     i18n.init_app(app)
+    app.before_request(forms.find_undecodable_fields)  # before CSRFProtect parses the form
     csrf.init_app(app)
     app.extensions["ratelimit"] = RateLimiter(app.config["RATE_LIMITS"])
     app.extensions["radio"] = app.config.get("RADIO_STATE") or NoRadio()

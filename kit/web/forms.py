@@ -3,6 +3,9 @@ the caller always gives the typed text back with them, so nothing is lost."""
 from __future__ import annotations
 
 import unicodedata
+from urllib.parse import unquote_to_bytes
+
+from flask import g, has_request_context, request
 
 from ..i18n import _
 
@@ -19,8 +22,33 @@ def _bad_characters(value: str) -> bool:
     )
 
 
-def check(value: str, label: str, *, max_len: int, required: bool, min_len: int = 1) -> str | None:
+def find_undecodable_fields() -> None:
+    """Before a urlencoded POST is parsed: note the fields whose bytes are not UTF-8.
+
+    Werkzeug re-quotes such bytes ("caf%E9") instead of failing, which would store them
+    as if the resident had typed them; the raw body tells the truth.
+    """
+    if request.method != "POST" or request.mimetype != "application/x-www-form-urlencoded":
+        return
+    bad = set()
+    for pair in request.get_data(cache=True).split(b"&"):
+        name, _sep, value = pair.partition(b"=")
+        try:
+            unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            bad.add(unquote_to_bytes(name).decode("utf-8", "replace"))
+    g.undecodable = bad
+
+
+def _undecodable(field: str) -> bool:
+    return has_request_context() and field in g.get("undecodable", ())
+
+
+def check(value: str, label: str, *, max_len: int, required: bool, min_len: int = 1,
+          field: str = "") -> str | None:
     """The error for one field, or None. `value` has been stripped already."""
+    if _undecodable(field):
+        return _("%(field)s: some characters could not be read. Please type them again.", field=label)
     if not value:
         return _("%(field)s: please write something.", field=label) if required else None
     if _bad_characters(value):
@@ -45,8 +73,8 @@ def validate_post(data) -> tuple[dict, list[str]]:
     values = {"text": normalise(data.get("text")), "name": normalise(data.get("name"))}
     errors = [
         e for e in (
-            check(values["text"], _("Message"), max_len=MAX_TEXT, required=True),
-            check(values["name"], _("Name"), max_len=MAX_NAME, required=False),
+            check(values["text"], _("Message"), max_len=MAX_TEXT, required=True, field="text"),
+            check(values["name"], _("Name"), max_len=MAX_NAME, required=False, field="name"),
         ) if e
     ]
     return values, errors
@@ -57,8 +85,9 @@ def validate_checkin(data) -> tuple[dict, list[str]]:
     values = {"name": normalise(data.get("name")), "note": normalise(data.get("note"))}
     errors = [
         e for e in (
-            check(values["name"], _("Full name"), max_len=MAX_NAME * 2, required=True, min_len=3),
-            check(values["note"], _("Note"), max_len=MAX_NOTE, required=False),
+            check(values["name"], _("Full name"), max_len=MAX_NAME * 2, required=True, min_len=3,
+                  field="name"),
+            check(values["note"], _("Note"), max_len=MAX_NOTE, required=False, field="note"),
         ) if e
     ]
     return values, errors
@@ -66,5 +95,6 @@ def validate_checkin(data) -> tuple[dict, list[str]]:
 
 def validate_lookup(data) -> tuple[dict, list[str]]:
     values = {"name": normalise(data.get("name"))}
-    error = check(values["name"], _("Full name"), max_len=MAX_NAME * 2, required=True, min_len=3)
+    error = check(values["name"], _("Full name"), max_len=MAX_NAME * 2, required=True, min_len=3,
+                  field="name")
     return values, [error] if error else []
