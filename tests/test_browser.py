@@ -1,4 +1,5 @@
 """Real headless Chromium (Debian's package), JavaScript off, a 360×640 phone screen."""
+import re
 import shutil
 import threading
 
@@ -94,3 +95,26 @@ def test_posting_without_javascript(phone, kit_url):
     assert "/messages?ok=" in phone.url
     assert phone.get_by_text("Rue des Saules : arbre tombé").is_visible()
     assert phone.locator("#ok").is_visible()
+
+
+def test_checklist_prints_on_a4_without_the_menu(phone, kit_url, tmp_path):
+    phone.goto(kit_url + "/risques/inondation")
+    phone.emulate_media(media="print")
+    assert not phone.locator("nav").is_visible()
+    assert not phone.locator(".lang").is_visible()
+    assert phone.locator("footer .pr").is_visible()  # the kit's address on paper
+    assert "Contenu du 20" in phone.locator("footer").inner_text()
+    pdf = phone.pdf(path=str(tmp_path / "checklist.pdf"), prefer_css_page_size=True)
+    assert pdf.startswith(b"%PDF")
+    boxes = re.findall(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", pdf)
+    assert boxes and all(abs(float(w) - 595) < 1 and abs(float(h) - 842) < 1 for w, h in boxes)  # A4
+
+
+def test_dark_mode_follows_the_phone(browser, kit_url):
+    context = browser.new_context(java_script_enabled=False, color_scheme="dark",
+                                  viewport={"width": 360, "height": 640})
+    page = context.new_page()
+    page.goto(kit_url + "/")
+    background = page.locator("body").evaluate("b => getComputedStyle(b).backgroundColor")
+    context.close()
+    assert background == "rgb(18, 18, 18)"
