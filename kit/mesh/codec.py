@@ -1,0 +1,524 @@
+"""Binary frames of the kit mesh protocol (one PRIVATE_APP payload each, ≤ 200 bytes).
+
+Header (every frame):
+    byte 0   version (3 high bits, = 1) | frame type (5 low bits)
+    byte 1   flags: 0x01 EXERCISE (drill data), 0x02 FRAGMENT, 0x04 ORIGIN_IS_SENDER;
+             other bits must be 0. Control frames carry no record, so no flag at all.
+Record frames then carry:
+    origin   fixed32, omitted when ORIGIN_IS_SENDER (the radio's `from` is the origin:
+             Meshtastic keeps `from` across relays, so a kit's own pushes save 4 bytes)
+    seq      uvarint
+    fragment 1 byte index << 4 | (count - 1), only with FRAGMENT
+    content  created_at (zigzag uvarint, seconds since 2025-01-01) + kind-specific body;
+             split in order across fragments when the frame would exceed 200 bytes.
+Control frames (DIGEST, REQUEST) are described with their dataclasses below.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from enum import IntEnum
+
+from kit.mesh import records as r
+from kit.mesh.fragments import FragmentLimits, Reassembler
+from kit.mesh.records import Record, Uid
+from kit.mesh.textpack import read_text, write_text
+from kit.mesh.wire import Malformed, Reader, unzigzag, write_fixed32, write_uvarint, zigzag
+
+VERSION = 1  # also selects the text codebook (codebook_v1)
+MAX_FRAME = 200  # kit rule (meshtastic.md §2)
+TIME_EPOCH = 1_735_689_600  # 2025-01-01T00:00:00Z: timestamps fit 4 varint bytes until 2033
+
+FLAG_EXERCISE = 0x01
+FLAG_FRAGMENT = 0x02
+FLAG_ORIGIN_IS_SENDER = 0x04
+KNOWN_FLAGS = FLAG_EXERCISE | FLAG_FRAGMENT | FLAG_ORIGIN_IS_SENDER
+BROADCAST_ANY = 0
+
+
+class FrameType(IntEnum):
+    ALERT = 1
+    SITE_STATUS = 2
+    FIELD_REPORT = 3
+    CHECKIN = 4
+    NEED = 5
+    OFFER = 6
+    BOARD = 7
+    VOLUNTEER_TEXT = 8
+    CORRECTION = 9
+    DELETION = 10
+    HEALTH = 11
+    DIGEST = 16
+    REQUEST = 17
+
+
+CONTROL_TYPES = {FrameType.DIGEST, FrameType.REQUEST}
+
+
+# --- control messages ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DigestEntry:
+    origin: int
+    contiguous: int  # holds every seq 1..contiguous
+    highest: int  # highest seq held (>= contiguous)
+
+
+@dataclass(frozen=True)
+class Digest:
+    """What the sender holds for every origin in [lo, hi] (absent origin = holds nothing).
+
+    Body: 1 byte coverage flags (0x01 lo follows, 0x02 hi follows; absent lo = 0, absent
+    hi = 0xFFFFFFFF), lo/hi fixed32, then entries to the end: origin fixed32,
+    uvarint contiguous, uvarint (highest - contiguous). A full digest of 20 kits is ~130 B;
+    more origins are sent as pages covering consecutive ranges.
+    """
+
+    entries: tuple[DigestEntry, ...]
+    lo: int = 0
+    hi: int = r.MAX_NODE
+
+
+@dataclass(frozen=True)
+class Request:
+    """Ask for records. `responder` is the one kit that should answer (0 = whoever has them).
+
+    Body: responder fixed32, then to the end: origin fixed32, uvarint number of ranges,
+    then per range uvarint first seq and uvarint count.
+    """
+
+    responder: int
+    wants: tuple[tuple[int, tuple[tuple[int, int], ...]], ...]  # (origin, ((first, count), ...))
+
+    def uids(self) -> list[Uid]:
+        return [
+            Uid(origin, seq)
+            for origin, ranges in self.wants
+            for first, count in ranges
+            for seq in range(first, first + count)
+        ]
+
+
+MAX_REQUESTED = 64  # uids per request: bounds the burst a single request can trigger
+
+
+# --- record bodies: a small schema per kind -----------------------------------------
+
+
+class _UInt:
+    def write(self, out, value, created_at):
+        write_uvarint(out, value)
+
+    def read(self, rd, created_at):
+        return rd.uvarint()
+
+
+class _OptUInt:  # None is 0, n is n + 1
+    def write(self, out, value, created_at):
+        write_uvarint(out, 0 if value is None else value + 1)
+
+    def read(self, rd, created_at):
+        v = rd.uvarint()
+        return None if v == 0 else v - 1
+
+
+class _Fixed32:
+    def write(self, out, value, created_at):
+        write_fixed32(out, value)
+
+    def read(self, rd, created_at):
+        return rd.fixed32()
+
+
+class _Text:
+    def write(self, out, value, created_at):
+        write_text(out, value)
+
+    def read(self, rd, created_at):
+        return read_text(rd)
+
+
+class _UidCodec:
+    def write(self, out, value, created_at):
+        write_fixed32(out, value.origin)
+        write_uvarint(out, value.seq)
+
+    def read(self, rd, created_at):
+        return Uid(rd.fixed32(), rd.uvarint())
+
+
+class _OptTime:  # a time near created_at: None is 0, else zigzag(delta) + 1
+    def write(self, out, value, created_at):
+        write_uvarint(out, 0 if value is None else zigzag(value - created_at) + 1)
+
+    def read(self, rd, created_at):
+        v = rd.uvarint()
+        return None if v == 0 else created_at + unzigzag(v - 1)
+
+
+class _Optional:  # 1 presence byte
+    def __init__(self, inner):
+        self.inner = inner
+
+    def write(self, out, value, created_at):
+        out.append(0 if value is None else 1)
+        if value is not None:
+            self.inner.write(out, value, created_at)
+
+    def read(self, rd, created_at):
+        present = rd.byte()
+        if present > 1:
+            raise Malformed("bad_presence")
+        return self.inner.read(rd, created_at) if present else None
+
+
+class _Signature:  # empty or 64 bytes, 1 presence byte
+    def write(self, out, value, created_at):
+        out.append(1 if value else 0)
+        out += value
+
+    def read(self, rd, created_at):
+        present = rd.byte()
+        if present > 1:
+            raise Malformed("bad_presence")
+        return rd.take(r.SIGNATURE_BYTES) if present else b""
+
+
+class Field:
+    def __init__(self, name, codec):
+        self.name, self.codec = name, codec
+
+    def write(self, out, record):
+        self.codec.write(out, getattr(record, self.name), record.created_at)
+
+    def read(self, rd, created_at):
+        return {self.name: self.codec.read(rd, created_at)}
+
+
+class Packed:
+    """Several small enums as one mixed-radix uvarint (an alert's six CAP enums: 3 bytes)."""
+
+    def __init__(self, *parts):
+        self.parts = parts  # (name, enum class, radix)
+
+    def write(self, out, record):
+        value = 0
+        for name, _cls, radix in reversed(self.parts):
+            value = value * radix + int(getattr(record, name))
+        write_uvarint(out, value)
+
+    def read(self, rd, created_at):
+        value = rd.uvarint()
+        result = {}
+        for name, cls, radix in self.parts:
+            value, digit = divmod(value, radix)
+            try:
+                result[name] = cls(digit)
+            except ValueError:
+                raise Malformed("bad_enum") from None
+        if value:
+            raise Malformed("bad_enum")
+        return result
+
+
+def _enum(name, cls):
+    return (name, cls, len(cls))
+
+
+TEXT, UINT, OPT_UINT = _Text(), _UInt(), _OptUInt()
+
+SCHEMAS: dict[type[Record], tuple] = {
+    r.Alert: (
+        Packed(
+            _enum("msg_type", r.MsgType),
+            _enum("category", r.Category),
+            _enum("urgency", r.Urgency),
+            _enum("severity", r.Severity),
+            _enum("certainty", r.Certainty),
+            _enum("response_type", r.ResponseType),
+        ),
+        Field("references", _Optional(_UidCodec())),
+        Field("event", TEXT),
+        Field("headline", TEXT),
+        Field("instruction", TEXT),
+        Field("area", TEXT),
+        Field("expires", _OptTime()),
+        Field("signature", _Signature()),
+    ),
+    r.SiteStatus: (
+        Field("site", UINT),
+        Packed(_enum("status", r.SiteState), ("needs", r.Needs, 256)),
+        Field("present", OPT_UINT),
+        Field("capacity", OPT_UINT),
+    ),
+    r.FieldReport: (
+        Packed(_enum("incident", r.IncidentType), _enum("severity", r.Severity)),
+        Field("location", TEXT),
+        Field("text", TEXT),
+    ),
+    r.Checkin: (Field("name", TEXT), Field("note", TEXT)),
+    r.Need: (Field("text", TEXT), Field("name", TEXT)),
+    r.Offer: (Field("text", TEXT), Field("name", TEXT)),
+    r.Board: (Field("text", TEXT), Field("author", TEXT)),
+    r.VolunteerText: (
+        Field("sender", _Fixed32()),
+        Field("packet_id", _Fixed32()),
+        Field("sender_name", TEXT),
+        Field("text", TEXT),
+    ),
+    r.Correction: (Field("target", _UidCodec()), Field("text", TEXT)),
+    r.Deletion: (Field("target", _UidCodec()), Field("reason", TEXT)),
+    r.Health: (
+        Field("uptime_s", UINT),
+        Packed(_enum("radio", r.RadioState), _enum("mode", r.KitMode)),
+        Field("queue_len", UINT),
+        Field("airtime_ms_hour", UINT),
+        Field("last_sync", _OptTime()),
+        Field("battery_pct", OPT_UINT),
+    ),
+}
+
+TYPE_OF: dict[type[Record], FrameType] = {
+    cls: FrameType(i + 1) for i, cls in enumerate(r.RECORD_TYPES)
+}
+CLASS_OF: dict[FrameType, type[Record]] = {t: cls for cls, t in TYPE_OF.items()}
+assert set(SCHEMAS) == set(TYPE_OF)
+
+
+# --- encoding -----------------------------------------------------------------------
+
+
+class RecordTooLarge(ValueError):
+    pass
+
+
+def encode_content(record: Record) -> bytes:
+    out = bytearray()
+    write_uvarint(out, zigzag(record.created_at - TIME_EPOCH))
+    for item in SCHEMAS[type(record)]:
+        item.write(out, record)
+    return bytes(out)
+
+
+def _record_header(record: Record, flags: int, sender: int | None) -> bytearray:
+    if sender == record.origin:
+        flags |= FLAG_ORIGIN_IS_SENDER
+    if record.exercise:
+        flags |= FLAG_EXERCISE
+    out = bytearray((VERSION << 5 | TYPE_OF[type(record)], flags))
+    if not flags & FLAG_ORIGIN_IS_SENDER:
+        write_fixed32(out, record.origin)
+    write_uvarint(out, record.seq)
+    return out
+
+
+def encode(record: Record, sender: int | None = None) -> list[bytes]:
+    """Frames carrying `record`; `sender` is the node that will transmit them."""
+    content = encode_content(record)
+    single = _record_header(record, 0, sender)
+    if len(single) + len(content) <= MAX_FRAME:
+        return [bytes(single + content)]
+    header = _record_header(record, FLAG_FRAGMENT, sender)
+    chunk = MAX_FRAME - len(header) - 1
+    count = -(-len(content) // chunk)
+    if count > FragmentLimits().max_fragments:
+        raise RecordTooLarge(f"{record.KIND} needs {count} fragments")
+    return [
+        bytes(header + bytes((i << 4 | (count - 1),)) + content[i * chunk : (i + 1) * chunk])
+        for i in range(count)
+    ]
+
+
+def encode_control(message: Digest | Request) -> bytes:
+    if isinstance(message, Digest):
+        out = bytearray((VERSION << 5 | FrameType.DIGEST, 0))
+        cover = (1 if message.lo else 0) | (2 if message.hi != r.MAX_NODE else 0)
+        out.append(cover)
+        if cover & 1:
+            write_fixed32(out, message.lo)
+        if cover & 2:
+            write_fixed32(out, message.hi)
+        for e in message.entries:
+            write_fixed32(out, e.origin)
+            write_uvarint(out, e.contiguous)
+            write_uvarint(out, e.highest - e.contiguous)
+    else:
+        out = bytearray((VERSION << 5 | FrameType.REQUEST, 0))
+        write_fixed32(out, message.responder)
+        for origin, ranges in message.wants:
+            write_fixed32(out, origin)
+            write_uvarint(out, len(ranges))
+            for first, count in ranges:
+                write_uvarint(out, first)
+                write_uvarint(out, count)
+    if len(out) > MAX_FRAME:
+        raise ValueError("control frame over 200 bytes")
+    return bytes(out)
+
+
+# --- decoding -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordFrame:
+    frame_type: FrameType
+    exercise: bool
+    uid: Uid
+    content: bytes
+
+
+@dataclass(frozen=True)
+class FragmentFrame(RecordFrame):
+    index: int
+    count: int
+
+
+def parse_frame(payload: bytes, from_node: int) -> RecordFrame | Digest | Request:
+    """Split one frame into header fields and content; raises Malformed."""
+    if len(payload) > MAX_FRAME:
+        raise Malformed("oversized")
+    rd = Reader(payload)
+    b0, flags = rd.byte(), rd.byte()
+    if b0 >> 5 != VERSION:
+        raise Malformed("unknown_version")
+    try:
+        frame_type = FrameType(b0 & 0x1F)
+    except ValueError:
+        raise Malformed("unknown_type") from None
+    if flags & ~KNOWN_FLAGS:
+        raise Malformed("unknown_flags")
+    if frame_type in CONTROL_TYPES:
+        if flags:
+            raise Malformed("flags_on_control")
+        return _parse_digest(rd) if frame_type is FrameType.DIGEST else _parse_request(rd)
+    origin = from_node if flags & FLAG_ORIGIN_IS_SENDER else rd.fixed32()
+    seq = rd.uvarint()
+    if not (1 <= origin <= r.MAX_NODE and 1 <= seq <= r.MAX_SEQ):
+        raise Malformed("bad_uid")
+    exercise = bool(flags & FLAG_EXERCISE)
+    if flags & FLAG_FRAGMENT:
+        frag = rd.byte()
+        return FragmentFrame(frame_type, exercise, Uid(origin, seq), rd.rest(), frag >> 4, (frag & 0x0F) + 1)
+    return RecordFrame(frame_type, exercise, Uid(origin, seq), rd.rest())
+
+
+def _parse_digest(rd: Reader) -> Digest:
+    cover = rd.byte()
+    if cover & ~3:
+        raise Malformed("bad_digest")
+    lo = rd.fixed32() if cover & 1 else 0
+    hi = rd.fixed32() if cover & 2 else r.MAX_NODE
+    entries = []
+    while rd.remaining:
+        origin, contiguous = rd.fixed32(), rd.uvarint()
+        highest = contiguous + rd.uvarint()
+        if not (lo <= origin <= hi and origin >= 1 and highest <= r.MAX_SEQ):
+            raise Malformed("bad_digest")
+        if entries and origin <= entries[-1].origin:
+            raise Malformed("bad_digest")  # sorted, no repeats: one meaning per origin
+        entries.append(DigestEntry(origin, contiguous, highest))
+    if lo > hi:
+        raise Malformed("bad_digest")
+    return Digest(tuple(entries), lo, hi)
+
+
+def _parse_request(rd: Reader) -> Request:
+    responder = rd.fixed32()
+    wants, total = [], 0
+    while rd.remaining:
+        origin, nranges = rd.fixed32(), rd.uvarint()
+        if origin == 0 or not 1 <= nranges <= MAX_REQUESTED:
+            raise Malformed("bad_request")
+        ranges = []
+        for _ in range(nranges):
+            first, count = rd.uvarint(), rd.uvarint()
+            total += count
+            if first < 1 or count < 1 or total > MAX_REQUESTED or first + count - 1 > r.MAX_SEQ:
+                raise Malformed("bad_request")
+            ranges.append((first, count))
+        wants.append((origin, tuple(ranges)))
+    if not wants:
+        raise Malformed("bad_request")
+    return Request(responder, tuple(wants))
+
+
+def decode_content(frame_type: FrameType, exercise: bool, uid: Uid, content: bytes) -> Record:
+    """Build the record from its content bytes; raises Malformed."""
+    cls = CLASS_OF[frame_type]
+    rd = Reader(content)
+    created_at = unzigzag(rd.uvarint()) + TIME_EPOCH
+    values: dict = {}
+    for item in SCHEMAS[cls]:
+        values.update(item.read(rd, created_at))
+    if rd.remaining:
+        raise Malformed("trailing_bytes")
+    try:
+        return cls(origin=uid.origin, seq=uid.seq, created_at=created_at, exercise=exercise, **values)
+    except (ValueError, TypeError):
+        raise Malformed("invalid_record") from None
+
+
+# --- the stateful decoder -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Known:
+    """A fragment of a record the caller already holds: not reassembled again."""
+
+    uid: Uid
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A valid fragment, stored until its siblings arrive."""
+
+    uid: Uid
+
+
+class Decoder:
+    """Frames in, records/control messages out; never raises, counts every frame."""
+
+    def __init__(self, limits: FragmentLimits = FragmentLimits()):
+        self.reassembler = Reassembler(limits)
+        self.accepted = 0
+        self.rejected: Counter[str] = Counter()
+
+    def decode(
+        self, payload: bytes, from_node: int, now: float, known: Callable[[Uid], bool] = lambda uid: False
+    ) -> Record | Digest | Request | Known | Pending | Rejected:
+        try:
+            result = self._decode(payload, from_node, now, known)
+        except Malformed as exc:
+            result = Rejected(exc.reason)
+        except Exception as exc:  # a decoder bug must not take the radio loop down; tests assert zero
+            result = Rejected(f"internal_error:{type(exc).__name__}")
+        if isinstance(result, Rejected):
+            self.rejected[result.reason] += 1
+        else:
+            self.accepted += 1
+        return result
+
+    def _decode(self, payload, from_node, now, known):
+        if not isinstance(payload, (bytes, bytearray)):
+            raise Malformed("not_bytes")
+        if not 1 <= from_node <= r.MAX_NODE:
+            raise Malformed("bad_sender")
+        frame = parse_frame(bytes(payload), from_node)
+        if not isinstance(frame, RecordFrame):
+            return frame
+        if isinstance(frame, FragmentFrame):
+            if known(frame.uid):
+                return Known(frame.uid)
+            key = (frame.frame_type, frame.exercise, frame.uid)
+            content = self.reassembler.add(key, frame.index, frame.count, frame.content, now)
+            if content is None:
+                return Pending(frame.uid)
+            return decode_content(frame.frame_type, frame.exercise, frame.uid, content)
+        return decode_content(frame.frame_type, frame.exercise, frame.uid, frame.content)

@@ -1,0 +1,206 @@
+"""Airtime scheduler: which frame goes next, and never more airtime than the budget.
+
+Budget: EU868 allows 10 % duty cycle per rolling hour, counted by the firmware on *all* the
+node's transmissions: its own packets but also every relay, ACK and NodeInfo. Half of it
+(5 % = 180 s/h) is left for relaying the other kits and the volunteers' handhelds
+(meshtastic.md §7: "plan ≤ half of that for own traffic"), so the firmware never answers
+DUTY_CYCLE_LIMIT, which would drop frames silently.
+
+Order: ALERT, then CONTROL (digests, requests) while it has used less than
+`control_share` of the budget, then STATUS, CHECKIN, ROUTINE. Within a lane sources take
+turns (round robin per item); a source other than alerts/control may not use more than
+`source_share` of the budget, so one flooding client cannot starve the rest (replies to
+peers' requests are exempt: that content was admitted at its origin, and capping it would
+slow down every repair after a partition).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from kit.mesh.airtime import payload_airtime_ms
+from kit.mesh.records import Priority
+
+
+class Lane(IntEnum):
+    ALERT = 0
+    CONTROL = 1
+    STATUS = 2
+    CHECKIN = 3
+    ROUTINE = 4
+
+
+LANE_OF_PRIORITY = {
+    Priority.ALERT: Lane.ALERT,
+    Priority.STATUS: Lane.STATUS,
+    Priority.CHECKIN: Lane.CHECKIN,
+    Priority.ROUTINE: Lane.ROUTINE,
+}
+UNCAPPED_LANES = (Lane.ALERT, Lane.CONTROL)
+SYNC_SOURCE = "sync"  # replies to peers' requests
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    preset: str = "LONG_FAST"
+    duty_cycle: float = 0.05
+    window_s: float = 3600.0
+    min_gap_s: float = 4.0  # "≤ one packet per 3–5 s" (meshtastic.md §7)
+    control_share: float = 0.25
+    source_share: float = 0.25
+    exempt_sources: frozenset[str] = frozenset({SYNC_SOURCE})
+
+    @property
+    def budget_ms(self) -> float:
+        return self.duty_cycle * self.window_s * 1000.0
+
+
+@dataclass
+class _Item:
+    frames: deque[bytes]
+    source: str
+    key: object
+    started: bool = False
+
+
+@dataclass
+class _LaneQueue:
+    # source -> its items, in the order sources joined; rotated for round robin
+    by_source: OrderedDict[str, deque[_Item]] = field(default_factory=OrderedDict)
+
+    def __len__(self) -> int:
+        return sum(len(f.frames) for q in self.by_source.values() for f in q)
+
+
+class AirtimeScheduler:
+    def __init__(self, config: SchedulerConfig = SchedulerConfig(), history: list[tuple[float, float, Lane, str]] | None = None):
+        """`history`: (start time, airtime ms, lane, source) of earlier transmissions, so that a
+        restarted kit keeps honouring the rolling hour (persist `history()` across restarts)."""
+        self.config = config
+        self._log: deque[tuple[float, float, Lane, str]] = deque(history or ())
+        self._last_start = max((t for t, *_ in self._log), default=None)
+        self._lanes = {lane: _LaneQueue() for lane in Lane}
+        self._keys: dict[object, Lane] = {}
+        self.total_ms_by_lane = {lane: 0.0 for lane in Lane}
+
+    # --- queue ----------------------------------------------------------------------
+
+    def enqueue(self, frames: list[bytes], lane: Lane, source: str, key: object = None) -> bool:
+        """Queue the frames of one message; False if an item with this key is already queued."""
+        if key is not None and key in self._keys:
+            return False
+        lane_q = self._lanes[lane]
+        lane_q.by_source.setdefault(source, deque()).append(_Item(deque(frames), source, key))
+        if key is not None:
+            self._keys[key] = lane
+        return True
+
+    def cancel(self, key: object) -> bool:
+        """Drop a queued message not yet started (a reply someone else already sent)."""
+        lane = self._keys.get(key)
+        if lane is None:
+            return False
+        for source, items in self._lanes[lane].by_source.items():
+            for item in items:
+                if item.key == key:
+                    if item.started:
+                        return False  # half-sent: finish it, the receiver holds fragments
+                    items.remove(item)
+                    del self._keys[key]
+                    if not items:
+                        del self._lanes[lane].by_source[source]
+                    return True
+        return False
+
+    def is_queued(self, key: object) -> bool:
+        return key in self._keys
+
+    def queue_lengths(self) -> dict[Lane, int]:
+        """Frames waiting, per lane."""
+        return {lane: len(q) for lane, q in self._lanes.items()}
+
+    def source_backlog(self, source: str) -> int:
+        return sum(len(i.frames) for q in self._lanes.values() for i in q.by_source.get(source, ()))
+
+    # --- airtime --------------------------------------------------------------------
+
+    def airtime_used_ms(self, now: float, lane: Lane | None = None, source: str | None = None) -> float:
+        """Own airtime in the rolling window ending at `now`."""
+        self._prune(now)
+        return sum(
+            ms
+            for t, ms, ln, src in self._log
+            if t <= now and (lane is None or ln == lane) and (source is None or src == source)
+        )
+
+    def history(self) -> list[tuple[float, float, Lane, str]]:
+        return list(self._log)
+
+    def _prune(self, now: float) -> None:
+        while self._log and self._log[0][0] <= now - self.config.window_s:
+            self._log.popleft()
+
+    def _fits_at(self, now: float, cost: float, limit: float, lane: Lane | None, source: str | None) -> float:
+        """Earliest time >= now at which `cost` more airtime stays within `limit`."""
+        used = self.airtime_used_ms(now, lane, source)
+        if used + cost <= limit:
+            return now
+        for t, ms, ln, src in self._log:  # oldest first: the window frees them in this order
+            if (lane is None or ln == lane) and (source is None or src == source):
+                used -= ms
+                if used + cost <= limit:
+                    return t + self.config.window_s
+        return float("inf")  # a single frame larger than the limit: never sendable
+
+    # --- choosing the next frame -------------------------------------------------------
+
+    def _candidates(self):
+        """(lane, source, item) heads in service order."""
+        order = [Lane.ALERT, Lane.CONTROL, Lane.STATUS, Lane.CHECKIN, Lane.ROUTINE]
+        for lane in order:
+            for source, items in self._lanes[lane].by_source.items():
+                yield lane, source, items[0]
+
+    def _ready_time(self, now: float, lane: Lane, source: str, item: _Item) -> float:
+        cfg = self.config
+        cost = payload_airtime_ms(len(item.frames[0]), cfg.preset)
+        t = self._fits_at(now, cost, cfg.budget_ms, None, None)
+        if lane is Lane.CONTROL:
+            t = max(t, self._fits_at(now, cost, cfg.control_share * cfg.budget_ms, Lane.CONTROL, None))
+        elif lane not in UNCAPPED_LANES and source not in cfg.exempt_sources:
+            t = max(t, self._fits_at(now, cost, cfg.source_share * cfg.budget_ms, None, source))
+        if self._last_start is not None:
+            t = max(t, self._last_start + cfg.min_gap_s)
+        return t
+
+    def next_frame(self, now: float) -> bytes | None:
+        """The frame to transmit now, or None (nothing ready). Accounts its airtime."""
+        for lane, source, item in self._candidates():
+            if self._ready_time(now, lane, source, item) <= now:
+                return self._pop(now, lane, source, item)
+        return None
+
+    def next_wakeup(self, now: float) -> float | None:
+        """When a frame could next be sent; None when nothing is queued or nothing ever could."""
+        times = [self._ready_time(now, lane, src, item) for lane, src, item in self._candidates()]
+        finite = [t for t in times if t != float("inf")]
+        return min(finite) if finite else None
+
+    def _pop(self, now: float, lane: Lane, source: str, item: _Item) -> bytes:
+        frame = item.frames.popleft()
+        item.started = True
+        ms = payload_airtime_ms(len(frame), self.config.preset)
+        self._log.append((now, ms, lane, source))
+        self.total_ms_by_lane[lane] += ms
+        self._last_start = now
+        by_source = self._lanes[lane].by_source
+        if not item.frames:
+            by_source[source].popleft()
+            if item.key is not None:
+                self._keys.pop(item.key, None)
+            # Round robin: the source that just finished an item goes to the back.
+            items = by_source.pop(source)
+            if items:
+                by_source[source] = items
+        return frame

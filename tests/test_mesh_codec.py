@@ -1,0 +1,272 @@
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kit.mesh import records as r
+from kit.mesh.codec import (
+    MAX_FRAME,
+    Decoder,
+    Digest,
+    DigestEntry,
+    Known,
+    Pending,
+    Rejected,
+    Request,
+    encode,
+    encode_control,
+)
+from kit.mesh.fragments import FragmentLimits
+
+NODE = st.integers(1, r.MAX_NODE)
+SEQ = st.integers(1, r.MAX_SEQ)
+TIME = st.integers(1_600_000_000, 2_000_000_000)
+TEXT = st.text(st.characters(min_codepoint=0, max_codepoint=0x10FFFF), max_size=40)
+UID = st.builds(r.Uid, NODE, SEQ)
+COMMON = dict(origin=NODE, seq=SEQ, created_at=TIME, exercise=st.booleans())
+
+RECORDS = {
+    r.Alert: st.builds(
+        r.Alert, **COMMON, msg_type=st.sampled_from(r.MsgType), references=st.none() | UID,
+        category=st.sampled_from(r.Category), event=TEXT, urgency=st.sampled_from(r.Urgency),
+        severity=st.sampled_from(r.Severity), certainty=st.sampled_from(r.Certainty),
+        response_type=st.sampled_from(r.ResponseType), headline=TEXT, instruction=TEXT, area=TEXT,
+        expires=st.none() | TIME, signature=st.sampled_from([b"", bytes(range(64))]),
+    ),
+    r.SiteStatus: st.builds(
+        r.SiteStatus, **COMMON, site=st.integers(0, 2**20), status=st.sampled_from(r.SiteState),
+        present=st.none() | st.integers(0, 2**24), capacity=st.none() | st.integers(0, 2**24),
+        needs=st.integers(0, 255).map(r.Needs),
+    ),
+    r.FieldReport: st.builds(
+        r.FieldReport, **COMMON, location=TEXT, incident=st.sampled_from(r.IncidentType),
+        severity=st.sampled_from(r.Severity), text=TEXT,
+    ),
+    r.Checkin: st.builds(r.Checkin, **COMMON, name=TEXT, note=TEXT),
+    r.Need: st.builds(r.Need, **COMMON, text=TEXT, name=TEXT),
+    r.Offer: st.builds(r.Offer, **COMMON, text=TEXT, name=TEXT),
+    r.Board: st.builds(r.Board, **COMMON, text=TEXT, author=TEXT),
+    r.VolunteerText: st.builds(
+        r.VolunteerText, **COMMON, sender=st.integers(0, r.MAX_NODE), sender_name=TEXT,
+        packet_id=st.integers(0, r.MAX_NODE), text=TEXT,
+    ),
+    r.Correction: st.builds(r.Correction, **COMMON, target=UID, text=TEXT),
+    r.Deletion: st.builds(r.Deletion, **COMMON, target=UID, reason=TEXT),
+    r.Health: st.builds(
+        r.Health, **COMMON, uptime_s=st.integers(0, 2**40), radio=st.sampled_from(r.RadioState),
+        queue_len=st.integers(0, 2**32), airtime_ms_hour=st.integers(0, 2**32),
+        last_sync=st.none() | TIME, mode=st.sampled_from(r.KitMode), battery_pct=st.none() | st.integers(0, 100),
+    ),
+}
+any_record = st.one_of(*RECORDS.values())
+
+
+def test_every_kind_has_a_strategy():
+    assert set(RECORDS) == set(r.RECORD_TYPES)
+
+
+def decode_all(frames, sender, decoder=None):
+    decoder = decoder or Decoder()
+    results = [decoder.decode(f, sender, now=0.0) for f in frames]
+    assert all(isinstance(x, Pending) for x in results[:-1])
+    return results[-1]
+
+
+@pytest.mark.parametrize("kind", list(RECORDS), ids=lambda k: k.KIND)
+def test_roundtrip_each_kind(kind):
+    @settings(max_examples=150)
+    @given(RECORDS[kind], st.booleans())
+    def check(record, sender_is_origin):
+        sender = record.origin if sender_is_origin else (record.origin % r.MAX_NODE) + 1
+        frames = encode(record, sender=sender)
+        assert all(len(f) <= MAX_FRAME for f in frames)
+        assert all(f[1] & 0x01 == record.exercise for f in frames)  # drill flag on every frame
+        assert decode_all(frames, sender) == record
+
+    check()
+
+
+@given(st.lists(st.builds(DigestEntry, NODE, st.integers(0, 10**6), st.integers(0, 10**6)), max_size=12, unique_by=lambda e: e.origin))
+def test_digest_roundtrip(entries):
+    entries = tuple(sorted((DigestEntry(e.origin, min(e.contiguous, e.highest), max(e.contiguous, e.highest)) for e in entries), key=lambda e: e.origin))
+    digest = Digest(entries)
+    assert Decoder().decode(encode_control(digest), 7, 0.0) == digest
+
+
+def test_request_roundtrip_and_uids():
+    req = Request(0x1234, ((5, ((1, 3), (9, 1))), (6, ((2, 2),))))
+    assert Decoder().decode(encode_control(req), 7, 0.0) == req
+    assert req.uids() == [r.Uid(5, 1), r.Uid(5, 2), r.Uid(5, 3), r.Uid(5, 9), r.Uid(6, 2), r.Uid(6, 3)]
+
+
+def site_status(**kw):
+    base = dict(origin=0xA1B2C3D4, seq=1234, created_at=1_767_225_600, site=17, status=r.SiteState.OUVERT,
+                present=46, capacity=120, needs=r.Needs.WATER | r.Needs.MEDICAL)
+    return r.SiteStatus(**{**base, **kw})
+
+
+def test_typical_site_status_fits_in_30_bytes():
+    own, relayed = encode(site_status(), sender=0xA1B2C3D4), encode(site_status(), sender=5)
+    assert len(own[0]) <= 16 and len(relayed[0]) <= 20
+
+
+def long_alert(**kw):
+    text = "Crue rapide de l'Hérault : montez à l'étage, ne prenez pas votre voiture. " * 6
+    base = dict(origin=3, seq=2, created_at=1_767_225_600, category=r.Category.MET, event="Crue",
+                urgency=r.Urgency.IMMEDIATE, severity=r.Severity.EXTREME, certainty=r.Certainty.OBSERVED,
+                response_type=r.ResponseType.SHELTER, headline="Alerte crue", instruction=text,
+                area="Bas quartiers", signature=bytes(64), exercise=True)
+    return r.Alert(**{**base, **kw})
+
+
+def test_long_alert_fragments_and_reassembles_in_any_order():
+    alert = long_alert()
+    frames = encode(alert, sender=3)
+    assert len(frames) >= 2
+    assert all(f[1] & 0x01 for f in frames)
+    decoder = Decoder()
+    results = [decoder.decode(f, 3, 0.0) for f in reversed(frames)]
+    assert results[-1] == alert and all(isinstance(x, Pending) for x in results[:-1])
+
+
+def test_too_long_record_is_refused_at_encode():
+    huge = r.Board(origin=1, seq=1, created_at=1_767_225_600, text="".join(chr(0x4E00 + i) for i in range(600)))
+    with pytest.raises(ValueError):
+        encode(huge)
+
+
+def test_known_fragments_are_not_reassembled_again():
+    frames = encode(long_alert(), sender=3)
+    assert isinstance(Decoder().decode(frames[0], 3, 0.0, known=lambda uid: True), Known)
+
+
+@pytest.mark.parametrize(
+    "mutate, reason",
+    [
+        (lambda f: bytes([(2 << 5) | (f[0] & 0x1F)]) + f[1:], "unknown_version"),
+        (lambda f: bytes([(1 << 5) | 0x1F]) + f[1:], "unknown_type"),
+        (lambda f: f[:1] + bytes([f[1] | 0x80]) + f[2:], "unknown_flags"),
+        (lambda f: f[:4], "truncated"),
+        (lambda f: f + b"\x00", "trailing_bytes"),
+        (lambda f: f + bytes(200), "oversized"),
+    ],
+)
+def test_malformed_frames_are_rejected_with_a_reason(mutate, reason):
+    frame = encode(site_status(), sender=9)[0]
+    decoder = Decoder()
+    assert decoder.decode(mutate(frame), 9, 0.0) == Rejected(reason)
+    assert decoder.rejected[reason] == 1 and decoder.accepted == 0
+
+
+# --- reassembly bounds ------------------------------------------------------------------
+
+
+def alert_frames(seq):
+    return encode(long_alert(seq=seq), sender=3)
+
+
+def test_reassembly_is_bounded_in_messages_and_time():
+    decoder = Decoder(FragmentLimits(max_messages=4, timeout_s=100))
+    for seq in range(1, 11):
+        decoder.decode(alert_frames(seq)[0], 3, 0.0)
+    assert len(decoder.reassembler) == 4 and decoder.reassembler.evicted == 6
+    decoder.decode(alert_frames(20)[0], 3, 150.0)  # the others are now stale
+    assert len(decoder.reassembler) == 1 and decoder.reassembler.expired == 4
+
+
+def test_reassembly_memory_bound():
+    decoder = Decoder(FragmentLimits(max_bytes=1000))
+    for seq in range(1, 30):
+        decoder.decode(alert_frames(seq)[0], 3, 0.0)
+        assert decoder.reassembler.buffered_bytes <= 1000
+
+
+def test_fragment_count_mismatch_is_rejected():
+    frames = alert_frames(5)
+    decoder = Decoder()
+    decoder.decode(frames[0], 3, 0.0)
+    forged = bytearray(frames[1])
+    forged[3] = (forged[3] & 0xF0) | 0x07  # claims 8 parts instead of 2..3
+    assert isinstance(decoder.decode(bytes(forged), 3, 0.0), Rejected)
+
+
+# --- never raises ------------------------------------------------------------------------
+
+
+def valid_frames(n=40):
+    common = dict(origin=9, created_at=1_767_225_600)
+    frames = []
+    for i in range(1, n + 1):
+        frames += encode(site_status(seq=i, present=i * 7), sender=9)
+        frames += encode(long_alert(seq=i), sender=3)
+        frames += encode(r.Checkin(seq=i, name="Marie Dupont", note="chez ma sœur", **common), sender=9)
+        frames += encode(r.VolunteerText(seq=i, sender=77, sender_name="Vol 3", packet_id=i, text="Pont coupé", **common), sender=9)
+        frames += encode(r.Deletion(seq=i, target=r.Uid(3, i), reason="doublon", **common), sender=5)
+        frames += encode(r.Health(seq=i, uptime_s=i, radio=r.RadioState.OK, queue_len=2, airtime_ms_hour=900,
+                                  last_sync=1_767_225_000, mode=r.KitMode.CRISE, battery_pct=80, **common), sender=9)
+    frames.append(encode_control(Digest((DigestEntry(5, 3, 4), DigestEntry(9, 10, 10)))))
+    frames.append(encode_control(Request(0, ((5, ((1, 3),)),))))
+    return frames
+
+
+def mutate(frame: bytes, rnd: random.Random) -> bytes:
+    data = bytearray(frame)
+    for _ in range(rnd.randint(1, 4)):
+        op = rnd.randrange(4)
+        if op == 0 and data:
+            data[rnd.randrange(len(data))] ^= 1 << rnd.randrange(8)
+        elif op == 1 and data:
+            data[rnd.randrange(len(data))] = rnd.randrange(256)
+        elif op == 2:
+            del data[rnd.randrange(len(data) + 1):]
+        else:
+            pos = rnd.randrange(len(data) + 1)
+            data[pos:pos] = bytes(rnd.randrange(256) for _ in range(rnd.randint(1, 8)))
+    return bytes(data)
+
+
+def fuzz(n: int, seed: int) -> Decoder:
+    rnd = random.Random(seed)
+    frames = valid_frames()
+    decoder = Decoder(FragmentLimits(max_messages=8))
+    for i in range(n):
+        if i % 4 == 0:
+            payload = bytes(rnd.randrange(256) for _ in range(rnd.randrange(0, 220)))
+        else:
+            payload = mutate(rnd.choice(frames), rnd)
+        decoder.decode(payload, rnd.choice([3, 9, r.MAX_NODE]), now=i * 0.1)
+    assert decoder.accepted + sum(decoder.rejected.values()) == n
+    assert not [k for k in decoder.rejected if k.startswith("internal_error")], decoder.rejected
+    return decoder
+
+
+def test_fuzzed_frames_never_raise_fast():
+    decoder = fuzz(5_000, seed=1)
+    assert decoder.accepted > 0 and len(decoder.rejected) >= 5
+
+
+@pytest.mark.slow
+def test_fuzzed_frames_never_raise_100k():
+    fuzz(100_000, seed=2)
+
+
+@settings(max_examples=1000)
+@given(st.binary(max_size=220), st.integers(-5, r.MAX_NODE + 5))
+def test_arbitrary_bytes_never_raise(payload, sender):
+    decoder = Decoder()
+    result = decoder.decode(payload, sender, 0.0)
+    if isinstance(result, Rejected):
+        assert not result.reason.startswith("internal_error")
+    assert decoder.accepted + sum(decoder.rejected.values()) == 1
+
+
+@settings(max_examples=300)
+@given(any_record, st.data())
+def test_any_single_byte_change_is_decoded_or_rejected(record, data):
+    frames = encode(record, sender=record.origin)
+    frame = data.draw(st.sampled_from(frames))
+    pos = data.draw(st.integers(0, len(frame) - 1))
+    mutated = frame[:pos] + bytes([data.draw(st.integers(0, 255))]) + frame[pos + 1:]
+    result = Decoder().decode(mutated, record.origin, 0.0)
+    assert not (isinstance(result, Rejected) and result.reason.startswith("internal_error"))
