@@ -94,10 +94,12 @@ def test_home_changes_with_mode_and_shows_alerts_first(app, client):
     veille = client.get("/").get_data(as_text=True)
     db.execute("INSERT OR REPLACE INTO settings VALUES ('mode','crise'), ('active_risk','inondation')")
     from kit import records
+    from kit.mesh import records as r
     origin = int(db.execute("SELECT value FROM settings WHERE key='kit_origin'").fetchone()[0])
-    records.publish(db, origin, "alert", {"event": "Crue", "headline": "Montez à l'étage",
-                                          "severity": "Severe", "instruction": "Quittez le rez-de-chaussée"},
-                    exercise=False)
+    records.publish(db, r.Alert, origin, exercise=False, category=r.Category.MET, event="Crue",
+                    urgency=r.Urgency.IMMEDIATE, severity=r.Severity.SEVERE, certainty=r.Certainty.LIKELY,
+                    response_type=r.ResponseType.SHELTER, headline="Montez à l'étage",
+                    instruction="Quittez le rez-de-chaussée")
     crise = client.get("/").get_data(as_text=True)
     assert crise != veille
     assert crise.index("Montez à l&#39;étage") < crise.index("Inondation")

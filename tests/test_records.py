@@ -1,6 +1,10 @@
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from kit import db, records
+from kit.mesh import records as r
+from kit.mesh.store import MemoryStore
+from kit.names import name_key
+from kit.storage.sqlite_store import SqliteStore
 
 
 def fresh(tmp_path):
@@ -9,62 +13,158 @@ def fresh(tmp_path):
     return database
 
 
+def alert(origin, seq, headline, **extra):
+    fields = dict(category=r.Category.MET, event="Crue", urgency=r.Urgency.IMMEDIATE,
+                  severity=r.Severity.SEVERE, certainty=r.Certainty.LIKELY,
+                  response_type=r.ResponseType.SHELTER, headline=headline) | extra
+    return r.Alert(origin=origin, seq=seq, created_at=1_800_000_000 + seq, **fields)
+
+
+def board(origin, seq, text="x", **extra):
+    return r.Board(origin=origin, seq=seq, created_at=1_800_000_000 + seq, text=text, **extra)
+
+
 def test_sequences_are_per_origin_and_gapless(tmp_path):
     database = fresh(tmp_path)
-    a = [records.publish(database, 1, "board", {"text": f"a{i}"}, exercise=False) for i in range(3)]
-    b = records.publish(database, 2, "board", {"text": "b"}, exercise=False)
-    assert [r.seq for r in a] == [1, 2, 3] and b.seq == 1
-    assert a[0].uid == "00000001-1"
+    a = [records.publish(database, r.Board, 1, exercise=False, text=f"a{i}") for i in range(3)]
+    b = records.publish(database, r.Board, 2, exercise=False, text="b")
+    assert [x.seq for x in a] == [1, 2, 3] and b.seq == 1
+    assert records.format_uid(a[0].uid) == "00000001-1"
 
 
 def test_ingest_is_idempotent(tmp_path):
     database = fresh(tmp_path)
-    record = records.Record(0xABCDEF01, 7, "board", 1_700_000_000, True, {"text": "de loin", "name": "K2"})
+    record = r.Board(origin=0xABCDEF01, seq=7, created_at=1_700_000_000, exercise=True,
+                     text="de loin", author="K2")
     assert records.ingest(database, record) is True
     assert records.ingest(database, record) is False
     messages = records.board_messages(database)
     assert len(messages) == 1 and messages[0]["id"] == "abcdef01-7" and messages[0]["exercise"] is True
+    assert messages[0]["name"] == "K2"
 
 
-def test_failed_apply_stores_nothing(tmp_path):
+def test_stored_record_reads_back_identical(tmp_path):
     database = fresh(tmp_path)
-    bad = records.Record(5, 1, "board", 0, False, {"no_text": True})
-    try:
-        records.ingest(database, bad)
-    except KeyError:
-        pass
-    assert database["records"].count == 0  # the log and the board stay consistent
+    store = SqliteStore(database.conn)
+    samples = [
+        alert(3, 1, "Montez", references=r.Uid(3, 9), expires=1_900_000_000, signature=bytes(range(64))),
+        r.SiteStatus(origin=3, seq=2, created_at=5, site=1, status=r.SiteState.OUVERT, present=4,
+                     needs=r.Needs.WATER | r.Needs.POWER),
+        r.VolunteerText(origin=3, seq=3, created_at=5, sender=77, sender_name="Bénévole 7",
+                        packet_id=123456, text="pont coupé"),
+        r.Deletion(origin=3, seq=4, created_at=6, target=r.Uid(3, 3), reason="doublon"),
+        r.Health(origin=3, seq=5, created_at=7, uptime_s=100, radio=r.RadioState.OK, queue_len=2,
+                 airtime_ms_hour=1234, last_sync=None, mode=r.KitMode.CRISE, battery_pct=80),
+    ]
+    for sample in samples:
+        assert store.put(sample)
+        assert store.get(sample.uid) == sample
 
 
-def test_alert_update_supersedes(tmp_path):
+def test_deletion_before_its_target_still_hides_it(tmp_path):
     database = fresh(tmp_path)
-    first = records.publish(database, 1, "alert", {"event": "Crue", "headline": "Vigilance orange"},
-                            exercise=False)
-    assert [a["headline"] for a in records.active_alerts(database)] == ["Vigilance orange"]
-    records.publish(database, 1, "alert", {"event": "Crue", "headline": "Vigilance rouge",
-                                           "msg_type": "Update", "references_id": first.uid},
-                    exercise=False)
-    assert [a["headline"] for a in records.active_alerts(database)] == ["Vigilance rouge"]
-    records.publish(database, 1, "alert", {"event": "Crue", "headline": "Fin", "msg_type": "Cancel",
-                                           "references_id": "00000001-2"}, exercise=False)
-    assert records.active_alerts(database) == []
+    records.ingest(database, r.Deletion(origin=9, seq=1, created_at=1, target=r.Uid(5, 1)))
+    records.ingest(database, board(5, 1, "spam"))
+    assert records.board_messages(database) == []
+
+
+def test_correction_applies_in_any_order(tmp_path):
+    for order in ((0, 1), (1, 0)):
+        (tmp_path / str(len(order) + order[0])).mkdir()
+        database = fresh(tmp_path / str(len(order) + order[0]))
+        items = [board(5, 1, "Eau potable au gymase"),
+                 r.Correction(origin=9, seq=1, created_at=1_800_000_100, target=r.Uid(5, 1),
+                              text="Eau potable au gymnase")]
+        for i in order:
+            records.ingest(database, items[i])
+        assert [m["text"] for m in records.board_messages(database)] == ["Eau potable au gymnase"]
+
+
+def test_volunteer_text_heard_by_two_kits_shows_once(tmp_path):
+    database = fresh(tmp_path)
+    heard = dict(created_at=10, sender=0x1234, sender_name="Vol", packet_id=99, text="Route barrée")
+    records.ingest(database, r.VolunteerText(origin=7, seq=1, **heard))
+    records.ingest(database, r.VolunteerText(origin=3, seq=1, **heard))  # a smaller uid, later
+    shown = records.board_messages(database)
+    assert [(m["text"], m["id"]) for m in shown] == [("Route barrée", "00000003-1")]
+
+
+def test_alert_update_supersedes_in_any_order(tmp_path):
+    database = fresh(tmp_path)
+    update = alert(1, 2, "Vigilance rouge", msg_type=r.MsgType.UPDATE, references=r.Uid(1, 1))
+    records.ingest(database, update)  # the update arrives first
+    records.ingest(database, alert(1, 1, "Vigilance orange"))
+    assert [a["headline"] for a in records.active_alerts(database, now=0)] == ["Vigilance rouge"]
+    records.ingest(database, alert(1, 3, "Fin", msg_type=r.MsgType.CANCEL, references=r.Uid(1, 2)))
+    assert records.active_alerts(database, now=0) == []
 
 
 def test_expired_alerts_are_not_active(tmp_path):
     database = fresh(tmp_path)
-    records.publish(database, 1, "alert", {"event": "Canicule", "headline": "h", "expires_at": 100},
-                    exercise=False, now=50)
+    records.ingest(database, alert(1, 1, "h", expires=100))
     assert records.active_alerts(database, now=99) and not records.active_alerts(database, now=100)
+
+
+def test_newest_site_status_wins(tmp_path):
+    database = fresh(tmp_path)
+    database.execute("INSERT INTO sites (slug, position, name, type, address, lat, lon, status, visibility, "
+                     "updated_at) VALUES ('g', 4, 'Gymnase', 'hebergement', 'a', 47, 2, 'ferme', 'public', '')")
+    newer = r.SiteStatus(origin=1, seq=2, created_at=200, site=4, status=r.SiteState.COMPLET, present=120)
+    older = r.SiteStatus(origin=2, seq=1, created_at=100, site=4, status=r.SiteState.OUVERT, present=40)
+    records.ingest(database, newer)
+    records.ingest(database, older)
+    assert database.execute("SELECT status, present FROM sites").fetchone() == ("complet", 120)
+
+
+def test_failed_projection_stores_nothing(tmp_path):
+    database = fresh(tmp_path)
+    database.execute("DROP TABLE messages")
+    try:
+        records.ingest(database, board(5, 1))
+    except Exception:
+        pass
+    assert database["records"].count == 0 and database["origins"].count == 0
+
+
+uids = st.tuples(st.integers(1, 3), st.integers(1, 12))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(uids, st.sampled_from(["board", "deletion", "correction", "volunteer"]), uids),
+                max_size=25))
+def test_sqlite_store_answers_like_the_memory_store(tmp_path_factory, operations):
+    """The contract the sync engine relies on, checked against the reference store."""
+    database = fresh(tmp_path_factory.mktemp("s"))
+    sql, memory = SqliteStore(database.conn), MemoryStore()
+    for (origin, seq), kind, target in operations:
+        common = dict(origin=origin, seq=seq, created_at=seq)
+        record = {
+            "board": lambda: r.Board(text=f"t{seq}", **common),
+            "deletion": lambda: r.Deletion(target=r.Uid(*target), **common),
+            "correction": lambda: r.Correction(target=r.Uid(*target), text="fixed", **common),
+            "volunteer": lambda: r.VolunteerText(sender=target[0], sender_name="v", packet_id=target[1],
+                                                 text="v", **common),
+        }[kind]()
+        assert sql.put(record) == memory.put(record)
+    assert sql.vector() == memory.vector()
+    for origin in (1, 2, 3):
+        assert sql.missing(origin, 14, 5) == memory.missing(origin, 14, 5)
+        assert sql.range(origin, 2, 9) == memory.range(origin, 2, 9)
+        for seq in range(1, 13):
+            uid = r.Uid(origin, seq)
+            assert sql.get(uid) == memory.get(uid)
+            assert sorted(map(str, sql.tombstones_for(uid))) == sorted(map(str, memory.tombstones_for(uid)))
+            assert sql.first_with_key((origin, seq)) == memory.first_with_key((origin, seq))
 
 
 @given(st.text(max_size=60))
 def test_name_key_is_stable(name):
-    key = records.name_key(name)
-    assert records.name_key(key) == key
+    key = name_key(name)
+    assert name_key(key) == key
     assert key == key.strip() and "  " not in key
 
 
 def test_name_key_folds_what_people_type_differently():
-    assert records.name_key("  Jean-Pierre  DURAND ") == records.name_key("jean pierre durand")
-    assert records.name_key("Élodie Lefèvre") == records.name_key("elodie lefevre")
-    assert records.name_key("Durand") != records.name_key("Jean Durand")
+    assert name_key("  Jean-Pierre  DURAND ") == name_key("jean pierre durand")
+    assert name_key("Élodie Lefèvre") == name_key("elodie lefevre")
+    assert name_key("Durand") != name_key("Jean Durand")

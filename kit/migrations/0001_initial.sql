@@ -55,7 +55,7 @@ CREATE TABLE contacts (
 
 CREATE TABLE sites (
     slug       TEXT PRIMARY KEY,
-    position   INTEGER NOT NULL,
+    position   INTEGER NOT NULL,          -- also the site's code on the radio (shared content)
     name       TEXT NOT NULL,
     type       TEXT NOT NULL CHECK (type IN ('hebergement', 'accueil', 'rassemblement', 'eau', 'soins', 'pcc')),
     address    TEXT NOT NULL,
@@ -65,30 +65,47 @@ CREATE TABLE sites (
     present    INTEGER NOT NULL DEFAULT 0 CHECK (present >= 0),
     status     TEXT NOT NULL CHECK (status IN ('ferme', 'en-preparation', 'ouvert', 'complet', 'evacue')),
     amenities  TEXT NOT NULL DEFAULT '',   -- space-separated amenity codes
+    needs      INTEGER NOT NULL DEFAULT 0, -- flags reported over the radio (water, food, …)
+    status_at  INTEGER NOT NULL DEFAULT 0, -- created_at of the status report applied last
     visibility TEXT NOT NULL CHECK (visibility IN ('public', 'cellule')),
     updated_at TEXT NOT NULL,
     note_fr    TEXT NOT NULL DEFAULT '',
     note_en    TEXT NOT NULL DEFAULT ''
 );
 
--- The sync log: every record created here or received from another kit, once.
+-- The sync log: every record created here or received from another kit, once
+-- (kit/storage/sqlite_store.py implements the mesh core's RecordStore on it).
 CREATE TABLE records (
-    origin      INTEGER NOT NULL,          -- 32-bit id of the kit that created it
-    seq         INTEGER NOT NULL,          -- per-origin sequence, from 1
-    kind        TEXT NOT NULL,
-    created_at  INTEGER NOT NULL,          -- unix seconds, as stated by the origin
-    received_at INTEGER NOT NULL,          -- unix seconds, local clock
-    exercise    INTEGER NOT NULL DEFAULT 0,
-    body        TEXT NOT NULL,             -- JSON
+    origin        INTEGER NOT NULL,        -- 32-bit id of the kit that created it
+    seq           INTEGER NOT NULL,        -- per-origin sequence, from 1
+    kind          TEXT NOT NULL,
+    created_at    INTEGER NOT NULL,        -- unix seconds, as stated by the origin
+    received_at   INTEGER NOT NULL,        -- unix seconds, local clock
+    exercise      INTEGER NOT NULL DEFAULT 0,
+    body          TEXT NOT NULL,           -- JSON of the record's own fields
+    target_origin INTEGER,                 -- corrections and deletions: what they change
+    target_seq    INTEGER,
+    dedup_sender  INTEGER,                 -- volunteer texts: (sender node, packet id)
+    dedup_packet  INTEGER,
     PRIMARY KEY (origin, seq)
 ) WITHOUT ROWID;
+CREATE INDEX records_by_target ON records (target_origin, target_seq) WHERE target_origin IS NOT NULL;
+CREATE INDEX records_by_dedup ON records (dedup_sender, dedup_packet) WHERE dedup_sender IS NOT NULL;
 
--- Public board: board posts, needs and offers. `id` is a local cursor for ?since=.
+-- Per origin: every seq up to `contiguous` is held; `highest` is the largest held.
+CREATE TABLE origins (
+    origin     INTEGER PRIMARY KEY,
+    contiguous INTEGER NOT NULL,
+    highest    INTEGER NOT NULL
+);
+
+-- Public board: board posts, needs, offers and volunteers' radio texts.
+-- `id` is a local cursor for ?since=.
 CREATE TABLE messages (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
     origin     INTEGER NOT NULL,
     seq        INTEGER NOT NULL,
-    kind       TEXT NOT NULL CHECK (kind IN ('board', 'need', 'offer')),
+    kind       TEXT NOT NULL CHECK (kind IN ('board', 'need', 'offer', 'radio')),
     text       TEXT NOT NULL,
     name       TEXT NOT NULL DEFAULT '',
     created_at INTEGER NOT NULL,
@@ -108,6 +125,7 @@ CREATE TABLE checkins (
     note       TEXT NOT NULL DEFAULT '',
     created_at INTEGER NOT NULL,
     exercise   INTEGER NOT NULL DEFAULT 0,
+    hidden     INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (origin, seq),
     FOREIGN KEY (origin, seq) REFERENCES records (origin, seq)
 ) WITHOUT ROWID;
@@ -138,3 +156,26 @@ CREATE TABLE alerts (
     PRIMARY KEY (origin, seq),
     FOREIGN KEY (origin, seq) REFERENCES records (origin, seq)
 ) WITHOUT ROWID;
+
+-- Volunteers' and operators' field reports (ETHANE-like, compact).
+CREATE TABLE field_reports (
+    origin     INTEGER NOT NULL,
+    seq        INTEGER NOT NULL,
+    location   TEXT NOT NULL,
+    incident   TEXT NOT NULL,
+    severity   TEXT NOT NULL,
+    text       TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL,
+    exercise   INTEGER NOT NULL DEFAULT 0,
+    hidden     INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (origin, seq),
+    FOREIGN KEY (origin, seq) REFERENCES records (origin, seq)
+) WITHOUT ROWID;
+
+-- The latest health report of every kit heard (one row per kit).
+CREATE TABLE kit_health (
+    origin     INTEGER PRIMARY KEY,
+    seq        INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    body       TEXT NOT NULL
+);

@@ -54,7 +54,7 @@ def list_messages():
         return error(_("'since' must be a whole number (a cursor from an earlier answer)."), 400)
     kinds = request.args.getlist("kind") or list(records.BOARD_KINDS)
     if not set(kinds) <= set(records.BOARD_KINDS):
-        return error(_("'kind' must be board, need or offer."), 400)
+        return error(_("'kind' must be board, need, offer or radio."), 400)
     messages = records.board_messages(get_db(), tuple(kinds), since=since, limit=200)
     cursor = max((m["cursor"] for m in messages), default=since)
     return jsonify({"messages": messages, "cursor": cursor})
@@ -79,7 +79,7 @@ def post_message():
         response[0].headers["Retry-After"] = str(wait)
         return response
     record = publish_post(kind, values)
-    return jsonify({"id": record.uid}), 201
+    return jsonify({"id": records.format_uid(record.uid)}), 201
 
 
 @bp.post("/v1/safe")
@@ -98,7 +98,7 @@ def post_checkin():
         response[0].headers["Retry-After"] = str(wait)
         return response
     record = record_checkin(values)
-    return jsonify({"id": record.uid}), 201
+    return jsonify({"id": records.format_uid(record.uid)}), 201
 
 
 @bp.get("/v1/safe")

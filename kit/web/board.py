@@ -5,6 +5,7 @@ from flask import Blueprint, redirect, render_template, request
 
 from .. import records
 from ..db import get_db
+from ..mesh.records import Board, Need, Offer
 from ..i18n import _
 from . import forms
 from .common import kit_state, rate_limited, rerenders
@@ -13,17 +14,18 @@ bp = Blueprint("board", __name__)
 
 PAGES = {
     # endpoint → (template, kinds shown, kinds a post may take)
-    "board.board": ("board.html", ("board",), ("board",)),
+    "board.board": ("board.html", ("board", "radio"), ("board",)),
     "board.mutual_aid": ("mutual_aid.html", ("need", "offer"), ("need", "offer")),
 }
 
 
 def publish_post(kind: str, values: dict):
     state = kit_state()
-    body = {"text": values["text"]}
-    if values.get("name"):
-        body["name"] = values["name"]
-    return records.publish(get_db(), state["origin"], kind, body, exercise=state["exercise"])
+    if kind == "board":
+        return records.publish(get_db(), Board, state["origin"], exercise=state["exercise"],
+                               text=values["text"], author=values.get("name", ""))
+    return records.publish(get_db(), {"need": Need, "offer": Offer}[kind], state["origin"],
+                           exercise=state["exercise"], text=values["text"], name=values.get("name", ""))
 
 
 def too_many(wait: int) -> str:
@@ -44,7 +46,7 @@ def handle_post(endpoint: str):
     if wait:
         return render_board(endpoint, values, [too_many(wait)]), 429
     record = publish_post(values["kind"], values)
-    return redirect(f"{request.path}?ok={record.uid}#ok", 303)
+    return redirect(f"{request.path}?ok={records.format_uid(record.uid)}#ok", 303)
 
 
 def render_board(endpoint: str, values: dict | None = None, errors: list[str] | None = None) -> str:

@@ -56,7 +56,9 @@ SCHEMAS = {
         "required": ["id", "cursor", "kind", "text", "name", "origin", "created_at", "exercise"],
         "properties": {
             "id": ref("RecordId"), "cursor": {"type": "integer"},
-            "kind": {"enum": ["board", "need", "offer"]}, "text": {"type": "string"},
+            "kind": {"enum": ["board", "need", "offer", "radio"],
+                     "description": "radio: a volunteer's text heard over LoRa"},
+            "text": {"type": "string"},
             "name": {"type": "string"}, "origin": {"type": "string"},
             "created_at": {"type": "integer", "description": "Unix seconds."},
             "exercise": {"type": "boolean"},
@@ -153,7 +155,7 @@ PATHS = {
             "parameters": [
                 {"name": "since", "in": "query", "schema": {"type": "integer", "minimum": 0},
                  "description": "Only messages after this cursor (the `cursor` of an earlier answer)."},
-                {"name": "kind", "in": "query", "schema": {"enum": ["board", "need", "offer"]}},
+                {"name": "kind", "in": "query", "schema": {"enum": ["board", "need", "offer", "radio"]}},
             ],
             "responses": {"200": answer("Messages.", {
                 "type": "object", "required": ["messages", "cursor"],

@@ -9,6 +9,7 @@ from flask import Blueprint, redirect, render_template, request
 
 from .. import records
 from ..db import get_db
+from ..mesh.records import Checkin
 from ..i18n import _
 from . import forms
 from .common import kit_state, rate_limited, rerenders
@@ -30,10 +31,8 @@ def render_safe(checkin=None, lookup=None, errors=None, found=None, status=200):
 
 def record_checkin(values: dict):
     state = kit_state()
-    body = {"name": values["name"]}
-    if values["note"]:
-        body["note"] = values["note"]
-    return records.publish(get_db(), state["origin"], "checkin", body, exercise=state["exercise"])
+    return records.publish(get_db(), Checkin, state["origin"], exercise=state["exercise"],
+                           name=values["name"], note=values["note"])
 
 
 @bp.route("/securite", methods=["GET", "POST"])

@@ -1,0 +1,1 @@
+"""Storage of mesh records in the kit's SQLite database."""

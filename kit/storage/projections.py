@@ -1,0 +1,126 @@
+"""Apply records to the tables the pages read: messages, check-ins, alerts, sites, …
+
+A record is always shown as `effective_record` says (the mesh core's single rule for
+deletions, corrections and duplicate volunteer texts), so every kit shows the same thing
+whatever order the records arrived in. A correction or deletion re-projects its target.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from ..mesh import records as r
+from ..mesh.store import effective_record
+from ..names import name_key
+from .json_records import dumps
+
+MESSAGE_KIND = {r.Board: "board", r.Need: "need", r.Offer: "offer", r.VolunteerText: "radio"}
+SITE_STATUS = {
+    r.SiteState.FERME: "ferme", r.SiteState.EN_PREPARATION: "en-preparation",
+    r.SiteState.OUVERT: "ouvert", r.SiteState.COMPLET: "complet", r.SiteState.EVACUE: "evacue",
+}
+CAP_SPECIAL = {"CBRNE": "CBRNE", "ALL_CLEAR": "AllClear"}
+
+
+def cap_name(value) -> str:
+    """MsgType.UPDATE → 'Update', Category.MET → 'Met', ResponseType.ALL_CLEAR → 'AllClear'."""
+    return CAP_SPECIAL.get(value.name) or value.name.capitalize()
+
+
+def iso(unix: int) -> str:
+    return datetime.fromtimestamp(unix, tz=timezone.utc).isoformat(timespec="seconds")
+
+
+def project(store, record: r.Record) -> None:
+    if isinstance(record, (r.Correction, r.Deletion)):
+        target = store.get(record.target)
+        if target is not None:
+            _show(store, target)
+        return
+    _show(store, record)
+    if isinstance(record, r.VolunteerText):  # a smaller uid for the same text hides the others
+        for (origin, seq) in store.conn.execute(
+            "SELECT origin, seq FROM records WHERE dedup_sender = ? AND dedup_packet = ? "
+            "AND NOT (origin = ? AND seq = ?)", (*record.dedup_key, record.origin, record.seq)
+        ).fetchall():
+            _show(store, store.get(r.Uid(origin, seq)))
+
+
+def _show(store, record: r.Record) -> None:
+    shown = effective_record(store, record.uid)
+    handler = HANDLERS.get(type(record))
+    if handler:
+        handler(store.conn, record, shown)
+
+
+def _message(conn, record, shown) -> None:
+    name = getattr(record, "author", None) or getattr(record, "name", None) or getattr(record, "sender_name", "")
+    text = (shown or record).text
+    conn.execute(
+        "INSERT INTO messages (origin, seq, kind, text, name, created_at, exercise, hidden) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (origin, seq) DO UPDATE SET "
+        "text = excluded.text, hidden = excluded.hidden",
+        (record.origin, record.seq, MESSAGE_KIND[type(record)], text, name or "",
+         record.created_at, int(record.exercise), int(shown is None)))
+
+
+def _checkin(conn, record: r.Checkin, shown) -> None:
+    conn.execute(
+        "INSERT INTO checkins (origin, seq, name, name_key, note, created_at, exercise, hidden) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (origin, seq) DO UPDATE SET "
+        "note = excluded.note, hidden = excluded.hidden",
+        (record.origin, record.seq, record.name, name_key(record.name), (shown or record).note,
+         record.created_at, int(record.exercise), int(shown is None)))
+
+
+def _field_report(conn, record: r.FieldReport, shown) -> None:
+    conn.execute(
+        "INSERT INTO field_reports (origin, seq, location, incident, severity, text, created_at, "
+        "exercise, hidden) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (origin, seq) DO UPDATE SET "
+        "text = excluded.text, hidden = excluded.hidden",
+        (record.origin, record.seq, record.location, record.incident.name.lower(),
+         cap_name(record.severity), (shown or record).text, record.created_at,
+         int(record.exercise), int(shown is None)))
+
+
+def _alert(conn, record: r.Alert, shown) -> None:
+    references = f"{record.references.origin:08x}-{record.references.seq}" if record.references else ""
+    conn.execute(
+        "INSERT OR IGNORE INTO alerts (origin, seq, status, msg_type, references_id, category, event, "
+        "urgency, severity, certainty, response_type, headline, instruction, area, sent_at, "
+        "expires_at, exercise) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (record.origin, record.seq, "Exercise" if record.exercise else "Actual",
+         cap_name(record.msg_type), references, cap_name(record.category), record.event,
+         cap_name(record.urgency), cap_name(record.severity), cap_name(record.certainty),
+         cap_name(record.response_type), record.headline, record.instruction, record.area,
+         record.created_at, record.expires, int(record.exercise)))
+    if record.references and record.msg_type in (r.MsgType.UPDATE, r.MsgType.CANCEL):
+        conn.execute("UPDATE alerts SET superseded = 1 WHERE origin = ? AND seq = ?", record.references)
+    superseding = conn.execute(
+        "SELECT 1 FROM alerts WHERE references_id = ? AND msg_type IN ('Update', 'Cancel')",
+        (f"{record.origin:08x}-{record.seq}",)).fetchone()
+    if superseding:  # its update arrived first
+        conn.execute("UPDATE alerts SET superseded = 1 WHERE origin = ? AND seq = ?", record.uid)
+
+
+def _site_status(conn, record: r.SiteStatus, _shown) -> None:
+    """Newest report wins, whatever order reports arrive in."""
+    conn.execute(
+        "UPDATE sites SET status = ?, present = COALESCE(?, present), capacity = COALESCE(?, capacity), "
+        "needs = ?, updated_at = ?, status_at = ? WHERE position = ? AND status_at <= ?",
+        (SITE_STATUS[record.status], record.present, record.capacity, int(record.needs),
+         iso(record.created_at), record.created_at, record.site, record.created_at))
+
+
+def _health(conn, record: r.Health, _shown) -> None:
+    conn.execute(
+        "INSERT INTO kit_health (origin, seq, created_at, body) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (origin) DO UPDATE SET seq = excluded.seq, created_at = excluded.created_at, "
+        "body = excluded.body WHERE excluded.created_at >= kit_health.created_at",
+        (record.origin, record.seq, record.created_at, dumps(record)))
+
+
+HANDLERS = {
+    r.Board: _message, r.Need: _message, r.Offer: _message, r.VolunteerText: _message,
+    r.Checkin: _checkin, r.FieldReport: _field_report, r.Alert: _alert,
+    r.SiteStatus: _site_status, r.Health: _health,
+}
