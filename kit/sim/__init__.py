@@ -1,0 +1,13 @@
+"""Simulated Meshtastic radios on a simulated LoRa medium, speaking the real stream API.
+
+Public API: `Mesh` (a whole bench), `Topology`, and the parts for finer use: `SimNode`,
+`NodeState`, `StreamServer`, `Medium`, `Scheduler`.
+"""
+from .clock import Scheduler
+from .medium import Link, Medium, Topology
+from .mesh import Mesh
+from .node import SimNode
+from .state import NodeState
+from .stream_server import StreamServer
+
+__all__ = ["Link", "Medium", "Mesh", "NodeState", "Scheduler", "SimNode", "StreamServer", "Topology"]
