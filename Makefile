@@ -18,6 +18,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 run: $(STAMP)
 	$(BIN)/kit serve
 
+# Three kits on a simulated LoRa mesh, each with its own web page.
+demo: $(STAMP)
+	$(BIN)/kit demo
+
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 

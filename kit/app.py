@@ -1,6 +1,7 @@
 """Application factory: `create_app(config)` builds a kit on its database (flaskr style)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from flask import Flask
@@ -20,10 +21,17 @@ csrf = CSRFProtect()
 
 
 def create_app(config: dict | None = None) -> Flask:
+    """A kit app. config["LISTENER"] says whom it serves: "resident" (the Wi-Fi: public
+    pages, captive portal) or "admin" (the operators' separate listener: the same pages
+    plus the crisis cell's pages and API)."""
     app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=None)
     app.config.update(config if config is not None else kit_config.build())
+    admin_side = app.config.setdefault("LISTENER", "resident") == "admin"
+    if admin_side:
+        app.config.update(SESSION_COOKIE_NAME="kit_admin", SESSION_COOKIE_SAMESITE="Strict")
 
     prepare_database(app.config["DATABASE"])
+    configure_keys(app)
 
     db.init_app(app)
     i18n.init_app(app)
@@ -32,10 +40,18 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["ratelimit"] = RateLimiter(app.config["RATE_LIMITS"])
     app.extensions["radio"] = app.config.get("RADIO_STATE") or NoRadio()
 
-    portal.init_app(app)
+    if not admin_side:
+        portal.init_app(app)
     http.init_app(app)
     errors.init_app(app)
-    for blueprint in (pages.bp, board.bp, safe.bp, portal.bp, api.bp):
+    blueprints = [pages.bp, board.bp, safe.bp, portal.bp, api.bp]
+    if admin_side:
+        from .web import admin, api_operator
+
+        app.extensions["login_limiter"] = RateLimiter({"ip": admin.LOGIN_LIMITS, "name": admin.LOGIN_LIMITS})
+        blueprints += [admin.bp, api_operator.bp]
+        csrf.exempt(api_operator.bp)
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)  # JSON only: browsers cannot send it cross-site without CORS
     return app
@@ -48,5 +64,29 @@ def prepare_database(path: str) -> None:
         db.migrate(database)
         identity.ensure(database)
         content.load_defaults(database)
+    finally:
+        database.conn.close()
+
+
+def configure_keys(app: Flask) -> None:
+    """Load the kit's signing key (if it may sign) and record the keys it trusts.
+
+    The kit trusts its own key. When the trusted set changes, every stored alert is
+    verified again, so a key removed from the profile stops vouching for old alerts too.
+    """
+    from . import settings, signing
+    from .storage.projections import reverify_alerts
+
+    key_path = app.config.get("SIGNING_KEY")
+    key = signing.load_key(key_path) if key_path else None
+    app.extensions["signing_key"] = key
+    trusted = sorted({signing.public_key_text(key)} if key else set()
+                     | {base64_key for base64_key in app.config.get("TRUST_KEYS", [])
+                        if signing.parse_public_key(base64_key)})
+    database = db.connect(app.config["DATABASE"])
+    try:
+        if settings.get(database, "trusted_keys", "[]") != json.dumps(trusted):
+            settings.put(database, "trusted_keys", json.dumps(trusted))
+            reverify_alerts(database.conn)
     finally:
         database.conn.close()

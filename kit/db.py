@@ -33,17 +33,22 @@ class transaction:
     """`with transaction(db):` — BEGIN IMMEDIATE … COMMIT, ROLLBACK on error.
 
     IMMEDIATE takes the write lock up front, so two writers never deadlock on upgrade.
+    Nested uses join the outer transaction: only the outermost commits or rolls back.
     """
 
     def __init__(self, db: sqlite_utils.Database):
         self.conn = db.conn
+        self.outermost = False
 
     def __enter__(self):
-        self.conn.execute("BEGIN IMMEDIATE")
+        if not self.conn.in_transaction:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.outermost = True
         return self.conn
 
     def __exit__(self, exc_type, exc, tb):
-        self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        if self.outermost:
+            self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
         return False
 
 

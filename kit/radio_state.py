@@ -7,3 +7,6 @@ class NoRadio:
 
     def status(self) -> dict:
         return {"state": "none", "node": None, "queue": 0, "airtime_pct": 0.0, "last_sync": None}
+
+    def published(self, record) -> None:
+        """Records stay in the outbox until a radio is attached."""

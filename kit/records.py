@@ -8,6 +8,7 @@ same record twice is a no-op (kit/storage/sqlite_store.py).
 """
 from __future__ import annotations
 
+import threading
 import time
 
 from .db import transaction
@@ -18,19 +19,28 @@ from .storage.sqlite_store import SqliteStore
 
 BOARD_KINDS = ("board", "need", "offer", "radio")
 
+# Held while a local sequence number is chosen and its record stored: the web threads and
+# the mesh thread (which re-publishes volunteers' texts) both create this kit's records.
+LOCAL_WRITES = threading.RLock()
+
 __all__ = ["BOARD_KINDS", "format_uid", "parse_uid", "publish", "ingest", "board_messages",
            "lookup_checkins", "active_alerts", "name_key"]
 
 
 def publish(db, record_type: type[Record], origin: int, *, exercise: bool, now: int | None = None,
-            **fields) -> Record:
-    """Create a local record with the next sequence number and store it, atomically."""
+            finish=None, **fields) -> Record:
+    """Create a local record with the next sequence number, store it and put it in the
+    outbox for the radio, atomically. `finish(record) -> record` completes it once its id
+    is known (an alert's signature covers its id)."""
     now = int(time.time()) if now is None else now
-    with transaction(db) as conn:
+    with LOCAL_WRITES, transaction(db) as conn:
         store = SqliteStore(conn)
         record = record_type(origin=origin, seq=store.next_seq(origin), created_at=now,
                              exercise=exercise, **fields)
+        if finish is not None:
+            record = finish(record)
         store.put(record)
+        conn.execute("INSERT INTO outbox (origin, seq) VALUES (?, ?)", record.uid)
     return record
 
 
@@ -43,18 +53,37 @@ def _uid_text(origin: int, seq: int) -> str:
     return format_uid(Uid(origin, seq))
 
 
-def board_messages(db, kinds=BOARD_KINDS, *, since: int = 0, limit: int = 50) -> list[dict]:
-    """Visible public messages of the given kinds, newest first, after the cursor `since`."""
+def board_messages(db, kinds=BOARD_KINDS, *, since: int = 0, limit: int = 50,
+                   pending: bool = True) -> list[dict]:
+    """Visible public messages of the given kinds, newest first: the shared ones after the
+    cursor `since`, then (with `pending`) residents' posts on this kit awaiting moderation."""
     marks = ", ".join("?" * len(kinds))
     rows = db.execute(
         f"SELECT id, origin, seq, kind, text, name, created_at, exercise FROM messages "
         f"WHERE kind IN ({marks}) AND hidden = 0 AND id > ? ORDER BY id DESC LIMIT ?",
         [*kinds, since, limit],
     )
-    return [
+    shared = [
         {"id": _uid_text(origin, seq), "cursor": cursor, "kind": kind, "text": text, "name": name,
-         "origin": f"{origin:08x}", "created_at": created_at, "exercise": bool(exercise)}
+         "origin": f"{origin:08x}", "created_at": created_at, "exercise": bool(exercise), "pending": False}
         for cursor, origin, seq, kind, text, name, created_at, exercise in rows.fetchall()
+    ]
+    if not pending:
+        return shared
+    waiting = pending_posts(db, kinds, limit=limit)
+    return sorted(shared + waiting, key=lambda m: m["created_at"], reverse=True)[:limit]
+
+
+def pending_posts(db, kinds=BOARD_KINDS, *, limit: int = 50) -> list[dict]:
+    """Residents' posts on this kit that wait for an operator before going on the radio."""
+    marks = ", ".join("?" * len(kinds))
+    rows = db.execute(
+        f"SELECT id, kind, text, name, created_at, exercise FROM pending_posts "
+        f"WHERE state = 'pending' AND kind IN ({marks}) ORDER BY id DESC LIMIT ?", [*kinds, limit]).fetchall()
+    return [
+        {"id": f"local-{pid}", "cursor": 0, "kind": kind, "text": text, "name": name, "origin": "local",
+         "created_at": created_at, "exercise": bool(exercise), "pending": True}
+        for pid, kind, text, name, created_at, exercise in rows
     ]
 
 
@@ -75,12 +104,14 @@ def lookup_checkins(db, name: str, limit: int = 10) -> list[dict]:
     ]
 
 
-def active_alerts(db, now: int | None = None) -> list[dict]:
-    """Alerts neither superseded, cancelled nor expired; most severe and newest first."""
+def active_alerts(db, now: int | None = None, *, verified_only: bool = False) -> list[dict]:
+    """Alerts neither superseded, cancelled nor expired; most severe and newest first.
+    Residents' pages ask for verified ones only: an unsigned or forged alert never shows
+    there as official (the crisis cell sees the others, to check them)."""
     now = int(time.time()) if now is None else now
     rows = db.execute(
         "SELECT * FROM alerts WHERE superseded = 0 AND msg_type != 'Cancel' "
-        "AND (expires_at IS NULL OR expires_at > ?) "
+        "AND (expires_at IS NULL OR expires_at > ?) " + ("AND verified = 1 " if verified_only else "") +
         "ORDER BY CASE severity WHEN 'Extreme' THEN 0 WHEN 'Severe' THEN 1 "
         "WHEN 'Moderate' THEN 2 WHEN 'Minor' THEN 3 ELSE 4 END, sent_at DESC",
         [now],

@@ -7,9 +7,25 @@ from kit.app import create_app
 
 
 @pytest.fixture
-def app(tmp_path):
-    """A fresh kit on a temporary data folder (flaskr style)."""
-    return create_app(kit_config.build(tmp_path / "data", TESTING=True))
+def signing_key(tmp_path):
+    """The mairie's key: this kit signs with it (and so trusts it)."""
+    from kit import signing
+
+    path = tmp_path / "mairie.key"
+    signing.new_key(path)
+    return path
+
+
+@pytest.fixture
+def app(tmp_path, signing_key):
+    """A fresh kit on a temporary data folder (flaskr style), serving residents."""
+    return create_app(kit_config.build(tmp_path / "data", TESTING=True, SIGNING_KEY=str(signing_key)))
+
+
+@pytest.fixture
+def admin_app(app):
+    """The same kit's operators' listener (same data folder and keys)."""
+    return create_app({**app.config, "LISTENER": "admin"})
 
 
 @pytest.fixture

@@ -66,14 +66,23 @@ def test_status(client, spec):
     assert status["kit_id"].startswith("kit-")
 
 
-def test_post_and_list_messages_with_cursor(client, spec):
+def test_post_waits_for_moderation_then_lists_with_cursor(app, client, spec):
     created = client.post("/api/v1/messages", json={"kind": "need", "text": "Couvertures", "name": "Zoé"})
-    assert created.status_code == 201
+    assert created.status_code == 201 and created.json == {"id": "local-1", "pending": True}
     check_response(spec, "/api/v1/messages", "post", created)
+    listing = client.get("/api/v1/messages").json
+    assert listing["messages"] == [] and [m["text"] for m in listing["pending"]] == ["Couvertures"]
+    from kit import moderation
+    from kit.db import connect
+    db = connect(app.config["DATABASE"])
+    origin = int(db.execute("SELECT value FROM settings WHERE key='kit_origin'").fetchone()[0])
+    approved = moderation.approve(db, 1, "op", origin)
     first = client.get("/api/v1/messages").json
-    assert [m["text"] for m in first["messages"]] == ["Couvertures"]
-    assert first["messages"][0]["id"] == created.json["id"]
+    check_response(spec, "/api/v1/messages", "get", client.get("/api/v1/messages"))
+    assert [m["text"] for m in first["messages"]] == ["Couvertures"] and first["pending"] == []
+    assert first["messages"][0]["id"] == f"{origin:08x}-{approved.seq}"
     client.post("/api/v1/messages", json={"kind": "board", "text": "Pont fermé"})
+    moderation.approve(db, 2, "op", origin)
     newer = client.get(f"/api/v1/messages?since={first['cursor']}").json
     assert [m["text"] for m in newer["messages"]] == ["Pont fermé"]
     only_needs = client.get("/api/v1/messages?kind=need").json["messages"]

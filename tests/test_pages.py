@@ -89,20 +89,19 @@ def test_print_styles_and_content_date(client):
     assert "prefers-color-scheme:dark" in html
 
 
-def test_home_changes_with_mode_and_shows_alerts_first(app, client):
+def test_home_changes_with_mode_and_shows_alerts_first(app, client, signing_key):
     db = connect(app.config["DATABASE"])
     veille = client.get("/").get_data(as_text=True)
     db.execute("INSERT OR REPLACE INTO settings VALUES ('mode','crise'), ('active_risk','inondation')")
-    from kit import records
-    from kit.mesh import records as r
-    origin = int(db.execute("SELECT value FROM settings WHERE key='kit_origin'").fetchone()[0])
-    records.publish(db, r.Alert, origin, exercise=False, category=r.Category.MET, event="Crue",
-                    urgency=r.Urgency.IMMEDIATE, severity=r.Severity.SEVERE, certainty=r.Certainty.LIKELY,
-                    response_type=r.ResponseType.SHELTER, headline="Montez à l'étage",
-                    instruction="Quittez le rez-de-chaussée")
+    from helpers import publish_alert
+    from kit.signing import load_key
+    publish_alert(db, load_key(signing_key), headline="Montez à l'étage",
+                  instruction="Quittez le rez-de-chaussée")
+    publish_alert(db, None, headline="Faux message non signé")
     crise = client.get("/").get_data(as_text=True)
     assert crise != veille
     assert crise.index("Montez à l&#39;étage") < crise.index("Inondation")
+    assert "Faux message" not in crise  # unsigned: never shown to residents as official
     item = db.execute("SELECT text_fr FROM checklist_items WHERE risk='inondation' AND phase='pendant' "
                       "AND audience='habitant' ORDER BY position LIMIT 1").fetchone()[0]
     from markupsafe import escape

@@ -89,14 +89,39 @@ def test_volunteer_text_heard_by_two_kits_shows_once(tmp_path):
     assert [(m["text"], m["id"]) for m in shown] == [("Route barrée", "00000003-1")]
 
 
+def trusting(database):
+    """A database whose kit trusts a fresh key; returns the key."""
+    import json
+
+    from nacl.signing import SigningKey
+
+    from kit.signing import public_key_text
+    key = SigningKey.generate()
+    database.execute("INSERT INTO settings VALUES ('trusted_keys', ?)", [json.dumps([public_key_text(key)])])
+    return key
+
+
 def test_alert_update_supersedes_in_any_order(tmp_path):
+    from kit.signing import sign_alert
     database = fresh(tmp_path)
-    update = alert(1, 2, "Vigilance rouge", msg_type=r.MsgType.UPDATE, references=r.Uid(1, 1))
+    key = trusting(database)
+    update = sign_alert(alert(1, 2, "Vigilance rouge", msg_type=r.MsgType.UPDATE, references=r.Uid(1, 1)), key)
     records.ingest(database, update)  # the update arrives first
-    records.ingest(database, alert(1, 1, "Vigilance orange"))
+    records.ingest(database, sign_alert(alert(1, 1, "Vigilance orange"), key))
     assert [a["headline"] for a in records.active_alerts(database, now=0)] == ["Vigilance rouge"]
-    records.ingest(database, alert(1, 3, "Fin", msg_type=r.MsgType.CANCEL, references=r.Uid(1, 2)))
+    records.ingest(database, sign_alert(alert(1, 3, "Fin", msg_type=r.MsgType.CANCEL,
+                                              references=r.Uid(1, 2)), key))
     assert records.active_alerts(database, now=0) == []
+
+
+def test_forged_cancel_does_not_retire_a_signed_alert(tmp_path):
+    from kit.signing import sign_alert
+    database = fresh(tmp_path)
+    key = trusting(database)
+    records.ingest(database, sign_alert(alert(1, 1, "Évacuez le quartier des Grèves"), key))
+    records.ingest(database, alert(666, 1, "Fin de l'alerte", msg_type=r.MsgType.CANCEL, references=r.Uid(1, 1)))
+    shown = records.active_alerts(database, now=0, verified_only=True)
+    assert [a["headline"] for a in shown] == ["Évacuez le quartier des Grèves"]
 
 
 def test_expired_alerts_are_not_active(tmp_path):

@@ -137,11 +137,15 @@ class SyncEngine:
         return self.store.vector().get(self.node, OriginState(0, 0)).highest + 1
 
     def publish(self, record: Record, now: float, source: str = "local") -> None:
-        """Store a record made on this kit and queue it for the air."""
+        """Store a record made on this kit and queue it for the air. A record the
+        application already stored (the kit's web app writes before the radio thread
+        sends) is queued as long as it is the same record."""
         if record.origin != self.node:
             raise ValueError("publish() is for this kit's own records")
-        if not self.store.put(record):
-            raise ValueError(f"{record.uid} already exists")
+        if not self.store.put(record) and self.store.get(record.uid) != record:
+            raise ValueError(f"{record.uid} already exists with other content")
+        if self.scheduler.is_queued(("push", record.uid)):
+            return
         self._arrivals[record.uid] = now
         frames = codec.encode(record, sender=self.node)
         self.scheduler.enqueue(frames, LANE_OF_PRIORITY[record.PRIORITY], source, ("push", record.uid))

@@ -92,6 +92,15 @@ CREATE TABLE records (
 CREATE INDEX records_by_target ON records (target_origin, target_seq) WHERE target_origin IS NOT NULL;
 CREATE INDEX records_by_dedup ON records (dedup_sender, dedup_packet) WHERE dedup_sender IS NOT NULL;
 
+-- This kit's own records not yet handed to the radio: the durable outbox. A row goes
+-- when the record's last frame has been given to the radio (kit/radio/service.py).
+CREATE TABLE outbox (
+    origin INTEGER NOT NULL,
+    seq    INTEGER NOT NULL,
+    PRIMARY KEY (origin, seq),
+    FOREIGN KEY (origin, seq) REFERENCES records (origin, seq)
+) WITHOUT ROWID;
+
 -- Per origin: every seq up to `contiguous` is held; `highest` is the largest held.
 CREATE TABLE origins (
     origin     INTEGER PRIMARY KEY,

@@ -6,11 +6,14 @@ whatever order the records arrived in. A correction or deletion re-projects its 
 """
 from __future__ import annotations
 
+import base64
+import json
 from datetime import datetime, timezone
 
 from ..mesh import records as r
 from ..mesh.store import effective_record
 from ..names import name_key
+from ..signing import verify_alert
 from .json_records import dumps
 
 MESSAGE_KIND = {r.Board: "board", r.Need: "need", r.Offer: "offer", r.VolunteerText: "radio"}
@@ -82,21 +85,30 @@ def _field_report(conn, record: r.FieldReport, shown) -> None:
          int(record.exercise), int(shown is None)))
 
 
+def trusted_keys(conn) -> list[bytes]:
+    row = conn.execute("SELECT value FROM settings WHERE key = 'trusted_keys'").fetchone()
+    return [base64.b64decode(k) for k in json.loads(row[0])] if row else []
+
+
 def _alert(conn, record: r.Alert, shown) -> None:
     references = f"{record.references.origin:08x}-{record.references.seq}" if record.references else ""
     conn.execute(
         "INSERT OR IGNORE INTO alerts (origin, seq, status, msg_type, references_id, category, event, "
-        "urgency, severity, certainty, response_type, headline, instruction, area, sent_at, "
-        "expires_at, exercise) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "urgency, severity, certainty, response_type, headline, description, instruction, area, sent_at, "
+        "expires_at, exercise, verified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (record.origin, record.seq, "Exercise" if record.exercise else "Actual",
          cap_name(record.msg_type), references, cap_name(record.category), record.event,
          cap_name(record.urgency), cap_name(record.severity), cap_name(record.certainty),
-         cap_name(record.response_type), record.headline, record.instruction, record.area,
-         record.created_at, record.expires, int(record.exercise)))
-    if record.references and record.msg_type in (r.MsgType.UPDATE, r.MsgType.CANCEL):
+         cap_name(record.response_type), record.headline, getattr(record, "description", ""),
+         record.instruction, record.area, record.created_at, record.expires, int(record.exercise),
+         int(verify_alert(record, trusted_keys(conn)))))
+    # Only a verified update or cancel may retire an alert: a forged "Cancel" must not
+    # hide a real evacuation order.
+    if record.references and record.msg_type in (r.MsgType.UPDATE, r.MsgType.CANCEL) and \
+            verify_alert(record, trusted_keys(conn)):
         conn.execute("UPDATE alerts SET superseded = 1 WHERE origin = ? AND seq = ?", record.references)
     superseding = conn.execute(
-        "SELECT 1 FROM alerts WHERE references_id = ? AND msg_type IN ('Update', 'Cancel')",
+        "SELECT 1 FROM alerts WHERE references_id = ? AND msg_type IN ('Update', 'Cancel') AND verified = 1",
         (f"{record.origin:08x}-{record.seq}",)).fetchone()
     if superseding:  # its update arrived first
         conn.execute("UPDATE alerts SET superseded = 1 WHERE origin = ? AND seq = ?", record.uid)
@@ -124,3 +136,19 @@ HANDLERS = {
     r.Checkin: _checkin, r.FieldReport: _field_report, r.Alert: _alert,
     r.SiteStatus: _site_status, r.Health: _health,
 }
+
+
+def reverify_alerts(conn) -> None:
+    """Verify every stored alert again (the trusted keys changed) and redo supersession."""
+    from .json_records import loads
+
+    trusted = trusted_keys(conn)
+    rows = conn.execute("SELECT kind, origin, seq, created_at, exercise, body FROM records "
+                        "WHERE kind = 'alert' ORDER BY created_at").fetchall()
+    alerts = [loads(*row) for row in rows]
+    conn.execute("UPDATE alerts SET superseded = 0")
+    for alert in alerts:
+        ok = verify_alert(alert, trusted)
+        conn.execute("UPDATE alerts SET verified = ? WHERE origin = ? AND seq = ?", (int(ok), *alert.uid))
+        if ok and alert.references and alert.msg_type in (r.MsgType.UPDATE, r.MsgType.CANCEL):
+            conn.execute("UPDATE alerts SET superseded = 1 WHERE origin = ? AND seq = ?", alert.references)

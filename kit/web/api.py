@@ -8,7 +8,7 @@ from ..content import AUDIENCES
 from ..db import get_db
 from ..i18n import _
 from . import forms
-from .board import publish_post, too_many
+from .board import submit_post, too_many
 from .common import kit_state, radio_status, rate_limited
 from .openapi import document
 from .pages import all_risks, checklist, public_contacts, public_sites
@@ -55,9 +55,10 @@ def list_messages():
     kinds = request.args.getlist("kind") or list(records.BOARD_KINDS)
     if not set(kinds) <= set(records.BOARD_KINDS):
         return error(_("'kind' must be board, need, offer or radio."), 400)
-    messages = records.board_messages(get_db(), tuple(kinds), since=since, limit=200)
+    messages = records.board_messages(get_db(), tuple(kinds), since=since, limit=200, pending=False)
     cursor = max((m["cursor"] for m in messages), default=since)
-    return jsonify({"messages": messages, "cursor": cursor})
+    return jsonify({"messages": messages, "cursor": cursor,
+                    "pending": records.pending_posts(get_db(), tuple(kinds), limit=200)})
 
 
 @bp.post("/v1/messages")
@@ -78,8 +79,7 @@ def post_message():
         response = error(too_many(wait), 429)
         response[0].headers["Retry-After"] = str(wait)
         return response
-    record = publish_post(kind, values)
-    return jsonify({"id": records.format_uid(record.uid)}), 201
+    return jsonify({"id": submit_post(kind, values), "pending": True}), 201
 
 
 @bp.post("/v1/safe")

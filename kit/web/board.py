@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request
 
-from .. import records
+from .. import moderation, records
 from ..db import get_db
-from ..mesh.records import Board, Need, Offer
 from ..i18n import _
 from . import forms
 from .common import kit_state, rate_limited, rerenders
@@ -19,13 +18,12 @@ PAGES = {
 }
 
 
-def publish_post(kind: str, values: dict):
-    state = kit_state()
-    if kind == "board":
-        return records.publish(get_db(), Board, state["origin"], exercise=state["exercise"],
-                               text=values["text"], author=values.get("name", ""))
-    return records.publish(get_db(), {"need": Need, "offer": Offer}[kind], state["origin"],
-                           exercise=state["exercise"], text=values["text"], name=values.get("name", ""))
+def submit_post(kind: str, values: dict) -> str:
+    """A resident's post: on this kit's board at once, on the radio once an operator
+    approves it (kit/moderation.py). Returns its local id."""
+    post_id = moderation.submit(get_db(), kind, values["text"], values.get("name", ""),
+                                exercise=kit_state()["exercise"])
+    return f"local-{post_id}"
 
 
 def too_many(wait: int) -> str:
@@ -45,8 +43,8 @@ def handle_post(endpoint: str):
     wait = rate_limited("post")
     if wait:
         return render_board(endpoint, values, [too_many(wait)]), 429
-    record = publish_post(values["kind"], values)
-    return redirect(f"{request.path}?ok={records.format_uid(record.uid)}#ok", 303)
+    post_id = submit_post(values["kind"], values)
+    return redirect(f"{request.path}?ok={post_id}#ok", 303)
 
 
 def render_board(endpoint: str, values: dict | None = None, errors: list[str] | None = None) -> str:

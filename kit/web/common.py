@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 from flask import current_app, g, request
 
-from .. import settings
+from .. import records, settings
 from ..db import get_db
 
 
@@ -18,6 +18,14 @@ def kit_state() -> dict:
         values["origin"] = int(values["kit_origin"])
         g.kit_state = values
     return g.kit_state
+
+
+def publish(record_type, **fields):
+    """Create this kit's record (stored and in the outbox) and tell the radio side."""
+    state = kit_state()
+    record = records.publish(get_db(), record_type, state["origin"], exercise=state["exercise"], **fields)
+    current_app.extensions["radio"].published(record)
+    return record
 
 
 def radio_status() -> dict:

@@ -9,7 +9,8 @@ TRI = {"type": "object", "required": ["fr", "falc", "en"],
 ERROR = {"type": "object", "required": ["error"],
          "properties": {"error": {"type": "string"},
                         "errors": {"type": "array", "items": {"type": "string"}}}}
-ID = {"type": "object", "required": ["id"], "properties": {"id": {"$ref": "#/components/schemas/RecordId"}}}
+ID = {"type": "object", "required": ["id"], "properties": {"id": {"$ref": "#/components/schemas/MessageId"},
+                                                           "pending": {"type": "boolean"}}}
 
 
 def ref(name: str) -> dict:
@@ -33,6 +34,9 @@ SCHEMAS = {
     "Error": ERROR,
     "RecordId": {"type": "string", "pattern": "^[0-9a-f]{8}-[0-9]+$",
                  "description": "Global id: origin kit (8 hex digits) and its sequence."},
+    "MessageId": {"type": "string", "pattern": "^([0-9a-f]{8}-[0-9]+|local-[0-9]+)$",
+                  "description": "A shared record id, or local-N for a resident's post awaiting "
+                                 "moderation (shown on this kit only)."},
     "Translated": TRI,
     "Status": {
         "type": "object",
@@ -55,7 +59,8 @@ SCHEMAS = {
         "type": "object",
         "required": ["id", "cursor", "kind", "text", "name", "origin", "created_at", "exercise"],
         "properties": {
-            "id": ref("RecordId"), "cursor": {"type": "integer"},
+            "id": ref("MessageId"), "cursor": {"type": "integer"},
+            "pending": {"type": "boolean", "description": "awaiting moderation, on this kit only"},
             "kind": {"enum": ["board", "need", "offer", "radio"],
                      "description": "radio: a volunteer's text heard over LoRa"},
             "text": {"type": "string"},
@@ -151,15 +156,18 @@ PATHS = {
                                "responses": {"200": answer("Status.", ref("Status"))}}},
     "/api/v1/messages": {
         "get": {
-            "summary": "Public board messages, needs and offers (never check-ins), newest first.",
+            "summary": "Public board messages, needs and offers (never check-ins), newest first. "
+                       "`messages` are shared by every kit; `pending` are residents' posts on this "
+                       "kit waiting for an operator before they go on the radio.",
             "parameters": [
                 {"name": "since", "in": "query", "schema": {"type": "integer", "minimum": 0},
                  "description": "Only messages after this cursor (the `cursor` of an earlier answer)."},
                 {"name": "kind", "in": "query", "schema": {"enum": ["board", "need", "offer", "radio"]}},
             ],
             "responses": {"200": answer("Messages.", {
-                "type": "object", "required": ["messages", "cursor"],
+                "type": "object", "required": ["messages", "cursor", "pending"],
                 "properties": {"messages": {"type": "array", "items": ref("Message")},
+                               "pending": {"type": "array", "items": ref("Message")},
                                "cursor": {"type": "integer"}}}), "400": ERRORS["400"]},
         },
         "post": {

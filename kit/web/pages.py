@@ -47,7 +47,7 @@ def home():
     guides = [r for r in risks if r["kind"] == "guide"]
     return render_template(
         "home.html",
-        alerts=records.active_alerts(get_db()),
+        alerts=records.active_alerts(get_db(), verified_only=True),
         active_risk=active,
         pinned=pinned,
         phase=phase,

@@ -36,6 +36,17 @@ class RateLimiter:
                 self._sweep(now, longest)
             return 0
 
+    def peek(self, bucket: str, client: str) -> int:
+        """Like hit() without recording anything: the seconds to wait, or 0."""
+        now = self.clock()
+        with self._lock:
+            events = self._events.get((bucket, client), ())
+            for maximum, window in self.limits.get(bucket, []):
+                recent = [t for t in events if t > now - window]
+                if len(recent) >= maximum:
+                    return max(1, int(recent[0] + window - now + 1))
+        return 0
+
     def _sweep(self, now: float, longest: int) -> None:
         for key in [k for k, v in self._events.items() if not v or v[-1] <= now - longest]:
             del self._events[key]

@@ -12,7 +12,7 @@ from ..db import get_db
 from ..mesh.records import Checkin
 from ..i18n import _
 from . import forms
-from .common import kit_state, rate_limited, rerenders
+from .common import publish, rate_limited, rerenders
 
 bp = Blueprint("safe", __name__)
 
@@ -30,9 +30,7 @@ def render_safe(checkin=None, lookup=None, errors=None, found=None, status=200):
 
 
 def record_checkin(values: dict):
-    state = kit_state()
-    return records.publish(get_db(), Checkin, state["origin"], exercise=state["exercise"],
-                           name=values["name"], note=values["note"])
+    return publish(Checkin, name=values["name"], note=values["note"])
 
 
 @bp.route("/securite", methods=["GET", "POST"])

@@ -1,0 +1,95 @@
+"""Official alerts: CAP 1.2 fields in, a signed Alert record out.
+
+CAP names (Met, Immediate, AllClear…) are what operators and CAP files use; the record
+keeps them as compact enums for the radio.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from datetime import datetime
+
+from . import records
+from .mesh import records as r
+from .signing import sign_alert
+from .storage.projections import cap_name
+
+LIMITS = {"event": 60, "headline": 140, "instruction": 280, "description": 500, "area": 140}
+ENUMS = {
+    "msg_type": r.MsgType, "category": r.Category, "urgency": r.Urgency, "severity": r.Severity,
+    "certainty": r.Certainty, "response_type": r.ResponseType,
+}
+DEFAULTS = {"msg_type": "Alert", "category": "Safety", "urgency": "Immediate", "severity": "Severe",
+            "certainty": "Likely", "response_type": "Shelter"}
+
+
+class AlertError(ValueError):
+    """Invalid alert input; the message names the field and what is expected."""
+
+
+def from_cap_name(enum, value: str):
+    for member in enum:
+        if cap_name(member).lower() == str(value).strip().lower():
+            return member
+    choices = ", ".join(cap_name(m) for m in enum)
+    raise AlertError(f"{value!r} is not one of: {choices}")
+
+
+def parse_time(value) -> int | None:
+    """Unix seconds or an ISO 8601 date-time (with offset)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return int(value)
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        raise AlertError(f"'expires': not a date-time: {value!r}") from None
+    if moment.tzinfo is None:
+        raise AlertError("'expires': give the time zone offset, e.g. 2026-11-22T18:00:00+01:00")
+    return int(moment.timestamp())
+
+
+def fields_from(data: dict) -> dict:
+    """Validate operator input (JSON or a form) into Alert fields."""
+    fields = {}
+    for name, enum in ENUMS.items():
+        try:
+            fields[name] = from_cap_name(enum, data.get(name) or DEFAULTS[name])
+        except AlertError as exc:
+            raise AlertError(f"'{name}': {exc}") from None
+    for name, limit in LIMITS.items():
+        value = data.get(name, "")
+        if not isinstance(value, str):
+            raise AlertError(f"'{name}' must be text")
+        value = value.strip()
+        if name in ("event", "headline") and not value:
+            raise AlertError(f"'{name}' is required")
+        if len(value) > limit:
+            raise AlertError(f"'{name}': {len(value)} characters, the limit is {limit}")
+        fields[name] = value
+    fields["expires"] = parse_time(data.get("expires"))
+    if fields["expires"] is not None and fields["expires"] <= time.time():
+        raise AlertError("'expires' is already past")
+    references = data.get("references") or None
+    if fields["msg_type"] != r.MsgType.ALERT:
+        if not references:
+            raise AlertError("an Update or a Cancel gives 'references': the id of the alert it replaces")
+        try:
+            fields["references"] = r.Uid(*records.parse_uid(references))
+        except ValueError as exc:
+            raise AlertError(f"'references': {exc}") from None
+    return fields
+
+
+def publish(db, key, origin: int, fields: dict, *, exercise: bool) -> r.Alert:
+    """Sign and store a new alert (it goes first on the radio: the alert lane)."""
+    if key is None:
+        raise AlertError("this kit has no signing key: start it with --signing-key (see kit keys new)")
+    if fields.get("references") and not db.execute(
+            "SELECT 1 FROM alerts WHERE origin = ? AND seq = ?", fields["references"]).fetchone():
+        raise AlertError("'references': no such alert on this kit")
+    known = {f.name for f in dataclasses.fields(r.Alert)}
+    return records.publish(db, r.Alert, origin, exercise=exercise,
+                           finish=lambda alert: sign_alert(alert, key),
+                           **{k: v for k, v in fields.items() if k in known})

@@ -1,0 +1,128 @@
+"""The crisis cell's side: served only on the operators' listener, never on the Wi-Fi.
+
+Residents' Wi-Fi is open and unencrypted, so no reusable secret may cross it: the kit
+serves operator pages and the operator API on a separate listener (`kit serve
+--admin-listen`, by default 127.0.0.1:8081 — the Pi's own screen, an SSH tunnel, or the
+Ethernet port in the crisis cell), and the resident listener has no such routes at all.
+"""
+from __future__ import annotations
+
+import base64
+import functools
+
+from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, session
+
+from ... import auth
+from ...db import get_db
+from ...i18n import _
+from ..common import client_ip
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+LOGIN_LIMITS = [(5, 300), (20, 3600)]  # failed attempts per address, and per account
+
+
+def current_user() -> dict | None:
+    """The operator of this request: from the session (pages) or HTTP Basic (scripts)."""
+    if "user" in g:
+        return g.user
+    g.user = None
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Basic "):
+        g.user = _basic(header[6:])
+    elif session.get("user"):
+        name = session["user"]
+        if auth.current_stamp(get_db(), name) == session.get("stamp"):
+            role = get_db().execute("SELECT role FROM users WHERE name = ?", [name]).fetchone()[0]
+            g.user = {"name": name, "role": role}
+        else:
+            session.clear()  # password changed or account disabled since
+    return g.user
+
+
+def _basic(encoded: str) -> dict | None:
+    try:
+        name, _sep, password = base64.b64decode(encoded, validate=True).decode("utf-8").partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if failed_too_often(name):
+        return None
+    user = auth.verify(get_db(), name, password)
+    if user is None:
+        note_failure(name)
+    return user
+
+
+def limiter():
+    return current_app.extensions["login_limiter"]
+
+
+def failed_too_often(name: str) -> bool:
+    """Refuse checking a password while this address or account failed too often."""
+    return bool(limiter().peek("ip", client_ip()) or limiter().peek("name", name.lower()))
+
+
+def note_failure(name: str) -> None:
+    limiter().hit("ip", client_ip())
+    limiter().hit("name", name.lower())
+
+
+def requires(role: str):
+    """Pages redirect to the login form; the API answers 401 with a Basic challenge."""
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            user = current_user()
+            if user is None:
+                if request.path.startswith("/api/"):
+                    response = jsonify({"error": _("Authentication required.")})
+                    response.status_code = 401
+                    response.headers["WWW-Authenticate"] = 'Basic realm="kit", charset="UTF-8"'
+                    return response
+                return redirect(f"/admin/login?next={request.path}", 303)
+            if not auth.can(user["role"], role):
+                if request.path.startswith("/api/"):
+                    return jsonify({"error": _("Your role does not allow this.")}), 403
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapped
+    return decorate
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    name = ""
+    if request.method == "POST":
+        name = request.form.get("name", "").strip().lower()
+        if failed_too_often(name):
+            error = _("Too many failed attempts. Wait a few minutes.")
+            return render_template("admin/login.html", error=error, name=name), 429
+        user = auth.verify(get_db(), name, request.form.get("password", ""))
+        if user is None:
+            note_failure(name)
+            return render_template("admin/login.html", error=_("Wrong name or password."), name=name), 401
+        session.clear()
+        session["user"], session["stamp"] = user["name"], user["stamp"]
+        from ... import journal
+        journal.log(get_db(), user["name"], "web", "login")
+        target = request.args.get("next", "/admin/")
+        return redirect(target if target.startswith("/admin/") else "/admin/", 303)
+    return render_template("admin/login.html", error=error, name=name)
+
+
+@bp.post("/logout")
+def logout():
+    session.clear()
+    return redirect("/admin/login", 303)
+
+
+@bp.get("/")
+@requires("volunteer")
+def home():
+    return render_template("admin/home.html")
+
+
+@bp.app_context_processor
+def inject_user():
+    return {"operator": g.get("user")}

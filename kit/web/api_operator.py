@@ -1,0 +1,205 @@
+"""The operators' JSON API (admin listener only; HTTP Basic or the operator's session).
+
+Same rules as the pages: every action is in the main courante, every record made here
+goes to the radio through the kit's outbox.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from .. import alerts, journal, moderation, records, settings
+from ..db import get_db
+from ..i18n import _
+from ..mesh import records as r
+from ..radio.commands import NEEDS, STATES
+from ..names import name_key
+from .admin import current_user, requires
+from .common import kit_state
+
+bp = Blueprint("api_operator", __name__, url_prefix="/api/v1")
+
+
+def error(message: str, status: int = 400):
+    return jsonify({"error": message}), status
+
+
+def body() -> dict | None:
+    data = request.get_json(silent=True)
+    return data if isinstance(data, dict) else None
+
+
+def sent(record) -> None:
+    current_app.extensions["radio"].published(record)
+
+
+def who() -> str:
+    return current_user()["name"]
+
+
+@bp.post("/alerts")
+@requires("operator")
+def create_alert():
+    data = body()
+    if data is None:
+        return error(_("The body must be a JSON object."))
+    state = kit_state()
+    try:
+        fields = alerts.fields_from(data)
+        alert = alerts.publish(get_db(), current_app.extensions["signing_key"], state["origin"], fields,
+                               exercise=state["exercise"])
+    except alerts.AlertError as exc:
+        return error(str(exc))
+    sent(alert)
+    uid = records.format_uid(alert.uid)
+    journal.log(get_db(), who(), "api", "alert.create", uid, f"{alert.event}: {alert.headline}",
+                exercise=alert.exercise, verification="verifiee")
+    return jsonify({"id": uid, "verified": True, "exercise": alert.exercise}), 201
+
+
+@bp.post("/mode")
+@requires("operator")
+def set_mode():
+    data = body()
+    if data is None:
+        return error(_("The body must be a JSON object."))
+    changes = {}
+    if "mode" in data:
+        if data["mode"] not in settings.MODES:
+            return error(_("'mode' must be veille, crise or apres."))
+        changes["mode"] = data["mode"]
+    if "exercise" in data:
+        if not isinstance(data["exercise"], bool):
+            return error(_("'exercise' must be true or false."))
+        changes["exercise"] = "1" if data["exercise"] else "0"
+    if "active_risk" in data:
+        risk = data["active_risk"] or ""
+        if risk and not get_db().execute("SELECT 1 FROM risks WHERE slug = ?", [risk]).fetchone():
+            return error(_("No such risk."))
+        changes["active_risk"] = risk
+    if not changes:
+        return error(_("Nothing to change: give mode, exercise or active_risk."))
+    settings.put_many(get_db(), changes)
+    journal.log(get_db(), who(), "api", "mode.set", "", ", ".join(f"{k}={v}" for k, v in changes.items()),
+                exercise=settings.get(get_db(), "exercise") == "1", verification="verifiee")
+    state = settings.all_settings(get_db())
+    return jsonify({"mode": state["mode"], "exercise": state["exercise"] == "1",
+                    "active_risk": state["active_risk"] or None})
+
+
+@bp.get("/moderation")
+@requires("operator")
+def moderation_queue():
+    return jsonify({"pending": [
+        {"id": p["id"], "kind": p["kind"], "text": p["text"], "name": p["name"],
+         "created_at": p["created_at"], "exercise": bool(p["exercise"])}
+        for p in moderation.pending(get_db())]})
+
+
+@bp.post("/moderation/<int:post_id>")
+@requires("operator")
+def moderate(post_id: int):
+    data = body() or {}
+    decision = data.get("decision")
+    try:
+        if decision == "approve":
+            record = moderation.approve(get_db(), post_id, who(), kit_state()["origin"])
+            sent(record)
+            return jsonify({"id": records.format_uid(record.uid), "state": "approved"})
+        if decision == "reject":
+            moderation.reject(get_db(), post_id, who())
+            return jsonify({"state": "rejected"})
+    except moderation.ModerationError as exc:
+        return error(str(exc), 404 if "no post" in str(exc) else 409)
+    return error(_("'decision' must be approve or reject."))
+
+
+@bp.post("/messages/<uid>/hide")
+@requires("operator")
+def hide(uid: str):
+    data = body() or {}
+    try:
+        record = moderation.hide(get_db(), uid, who(), kit_state()["origin"], str(data.get("reason", "")))
+    except moderation.ModerationError as exc:
+        return error(str(exc), 404)
+    sent(record)
+    return jsonify({"id": records.format_uid(record.uid)}), 201
+
+
+@bp.post("/messages/<uid>/correct")
+@requires("operator")
+def correct(uid: str):
+    data = body() or {}
+    text = data.get("text")
+    if not isinstance(text, str) or not text.strip() or len(text) > 280:
+        return error(_("'text' is required (280 characters at most)."))
+    try:
+        record = moderation.correct(get_db(), uid, text.strip(), who(), kit_state()["origin"])
+    except moderation.ModerationError as exc:
+        return error(str(exc), 404)
+    sent(record)
+    return jsonify({"id": records.format_uid(record.uid)}), 201
+
+
+@bp.get("/journal")
+@requires("operator")
+def read_journal():
+    try:
+        since = int(request.args.get("since", 0))
+    except ValueError:
+        return error(_("'since' must be a whole number (unix seconds)."))
+    return jsonify({"entries": journal.entries(get_db(), since=since)})
+
+
+@bp.post("/journal")
+@requires("volunteer")
+def write_journal():
+    """A line in the main courante: information received by phone, on foot, by radio…"""
+    data = body() or {}
+    detail = data.get("detail")
+    if not isinstance(detail, str) or not detail.strip():
+        return error(_("'detail' is required."))
+    entry = journal.log(get_db(), who(), "api", "note", str(data.get("subject", ""))[:120], detail.strip(),
+                        exercise=kit_state()["exercise"])
+    return jsonify({"id": entry}), 201
+
+
+@bp.post("/journal/<int:entry>/verification")
+@requires("operator")
+def verify_entry(entry: int):
+    state = (body() or {}).get("state")
+    try:
+        found = journal.set_verification(get_db(), entry, state)
+    except ValueError:
+        return error(_("'state' must be a_verifier, en_cours or verifiee."))
+    return (jsonify({"id": entry, "verification": state}) if found else error(_("No such entry."), 404))
+
+
+@bp.post("/sites/<slug>/status")
+@requires("volunteer")
+def site_status(slug: str):
+    """A site's status from the field: shown on every kit (a SiteStatus record)."""
+    data = body() or {}
+    site = get_db().execute("SELECT position, name FROM sites WHERE slug = ?", [slug]).fetchone()
+    if site is None:
+        return error(_("No such site."), 404)
+    state = STATES.get(name_key(str(data.get("status", ""))))
+    if state is None:
+        return error(_("'status' must be ferme, en-preparation, ouvert, complet or evacue."))
+    counts = {}
+    for key in ("present", "capacity"):
+        value = data.get(key)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            return error(_("'present' and 'capacity' are whole numbers."))
+        counts[key] = value
+    needs = r.Needs.NONE
+    for need in data.get("needs", []):
+        flag = NEEDS.get(name_key(str(need)))
+        if flag is None:
+            return error(_("Unknown need: %(need)s", need=str(need)))
+        needs |= flag
+    record = records.publish(get_db(), r.SiteStatus, kit_state()["origin"], exercise=kit_state()["exercise"],
+                             site=site[0], status=state, needs=needs, **counts)
+    sent(record)
+    journal.log(get_db(), who(), "api", "site.status", slug, f"{site[1]}: {state.name.lower()}",
+                exercise=record.exercise, verification="verifiee")
+    return jsonify({"id": records.format_uid(record.uid)}), 201
