@@ -49,7 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
         from .web import admin, api_operator
 
         app.extensions["login_limiter"] = RateLimiter({"ip": admin.LOGIN_LIMITS, "name": admin.LOGIN_LIMITS})
-        blueprints += [admin.bp, api_operator.bp]
+        blueprints += [*admin.blueprints(), api_operator.bp]
         csrf.exempt(api_operator.bp)
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

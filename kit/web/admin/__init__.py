@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import functools
+import importlib
+import pkgutil
 
 from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, session
 
@@ -126,3 +128,13 @@ def home():
 @bp.app_context_processor
 def inject_user():
     return {"operator": g.get("user")}
+
+
+def blueprints() -> list[Blueprint]:
+    """This blueprint and every module of this package that defines a `bp`."""
+    found = [bp]
+    for module in pkgutil.iter_modules(__path__):
+        imported = importlib.import_module(f"{__name__}.{module.name}")
+        if isinstance(getattr(imported, "bp", None), Blueprint):
+            found.append(imported.bp)
+    return found
