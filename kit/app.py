@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 from . import config as kit_config
 from . import content, db, i18n, identity
 from .radio_state import NoRadio
-from .web import api, board, errors, forms, http, pages, portal, safe
+from .web import api, board, errors, forms, health, http, pages, portal, safe
 from .web.ratelimit import RateLimiter
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -44,7 +44,7 @@ def create_app(config: dict | None = None) -> Flask:
         portal.init_app(app)
     http.init_app(app)
     errors.init_app(app)
-    blueprints = [pages.bp, board.bp, safe.bp, portal.bp, api.bp]
+    blueprints = [pages.bp, board.bp, safe.bp, portal.bp, api.bp, health.bp]
     if admin_side:
         from .web import admin, api_operator
 
@@ -54,6 +54,10 @@ def create_app(config: dict | None = None) -> Flask:
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)  # JSON only: browsers cannot send it cross-site without CORS
+    if not admin_side and app.config.get("PAGE_CACHE", True):
+        from .web.page_cache import PageCache
+
+        app.extensions["page_cache"] = PageCache(app)
     return app
 
 
