@@ -69,7 +69,7 @@ def outcomes(report: Path) -> dict[str, str]:
 def test_meshtastic_firmware_smoke_suites_pass_against_kit_meshtasticd(tmp_path):
     binary = daemon_command(tmp_path)
     procs = {module: run_suite(module, binary, tmp_path) for module in SUITES}
-    for module, proc in procs.items():
+    for proc in procs.values():
         proc.wait(timeout=1500)
     logs = {m: (tmp_path / f"{m.rsplit('.', 1)[-1]}.log").read_text(errors="replace")
             for m in SUITES}

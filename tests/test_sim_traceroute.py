@@ -1,8 +1,7 @@
 """Traceroute on the simulated mesh (fw TraceRouteModule): the route both ways, SNR in quarter dB."""
 from meshtastic.protobuf import mesh_pb2
 
-from kit.sim import Mesh
-from kit.sim import traceroute
+from kit.sim import Mesh, traceroute
 from kit.sim.testing import Received, close_all, connect, wait_until
 
 

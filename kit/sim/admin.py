@@ -16,8 +16,20 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_REBOOT_SECONDS = 5  # fw AdminModule.cpp
-# Config sections whose change needs a reboot (AdminModule::handleSetConfig requiresReboot).
-NO_REBOOT_SECTIONS = {"position", "display", "device_ui", "sessionkey"}
+SECRET_RESERVED = "sekrit"  # fw AdminModule.cpp: "keep the current secret" on a set
+# Module config sections applied without a reboot (handleSetModuleConfig shouldReboot).
+NO_REBOOT_MODULES = {"statusmessage"}
+# Fields whose change needs a reboot in sections that otherwise apply live
+# (AdminModule::handleSetConfig requiresReboot); absent sections always reboot, except LoRa,
+# which every firmware applies live under SimRadio (and 2.8 on every radio).
+_REBOOT_FIELDS = {
+    "device": ("button_gpio", "buzzer_gpio", "role", "rebroadcast_mode"),
+    "power": ("device_battery_ina_address", "is_power_saving", "ls_secs", "min_wake_secs",
+              "on_battery_shutdown_after_secs", "sds_secs", "wait_bluetooth_secs"),
+    "display": ("screen_on_secs", "flip_screen", "oled", "displaymode"),
+    "security": ("debug_log_api_enabled", "serial_enabled"),
+    "lora": (),
+}
 
 _CONFIG_FIELDS = config_pb2.Config.DESCRIPTOR.oneofs_by_name["payload_variant"].fields
 _MODULE_FIELDS = module_config_pb2.ModuleConfig.DESCRIPTOR.oneofs_by_name["payload_variant"].fields
@@ -56,6 +68,12 @@ class AdminModule:
         self.node.save()
         if needs_reboot:
             self.node.schedule_reboot(DEFAULT_REBOOT_SECONDS)
+
+    @staticmethod
+    def _config_needs_reboot(name: str, old, new) -> bool:
+        if name not in _REBOOT_FIELDS:
+            return True
+        return any(getattr(old, f) != getattr(new, f) for f in _REBOOT_FIELDS[name])
 
     # -- getters ----------------------------------------------------------------------------
     def _get_owner_request(self, _):
@@ -102,6 +120,7 @@ class AdminModule:
     # -- setters ----------------------------------------------------------------------------
     def _set_owner(self, user: mesh_pb2.User):
         owner = self.node.state.owner
+        before = owner.SerializeToString()
         if user.long_name:
             owner.long_name = user.long_name
         if user.short_name:
@@ -109,8 +128,11 @@ class AdminModule:
         owner.is_licensed = user.is_licensed
         if user.HasField("is_unmessagable"):
             owner.is_unmessagable = user.is_unmessagable
-        self.node.send_nodeinfo()  # MeshService::reloadOwner tells the mesh
-        self._changed(needs_reboot=False)
+        if owner.SerializeToString() == before:
+            return  # "If nothing really changed, don't broadcast on the network or write to flash"
+        if not self.open_transaction:
+            self.node.send_nodeinfo()  # MeshService::reloadOwner tells the mesh
+        self._changed(needs_reboot=True)  # saveChanges(..., shouldReboot = true)
 
     def _set_ham_mode(self, ham: mesh_pb2.HamParameters):
         owner = self.node.state.owner
@@ -128,15 +150,31 @@ class AdminModule:
 
     def _set_config(self, config: config_pb2.Config):
         name = config.WhichOneof("payload_variant")
-        if name in self.node.state.config.DESCRIPTOR.fields_by_name:
-            getattr(self.node.state.config, name).CopyFrom(getattr(config, name))
-            self._changed(needs_reboot=name not in NO_REBOOT_SECTIONS)
+        if name not in self.node.state.config.DESCRIPTOR.fields_by_name:
+            self._changed(needs_reboot=True)  # device_ui, sessionkey: nothing stored, still saved
+            return
+        current = getattr(self.node.state.config, name)
+        new = type(current)()
+        new.CopyFrom(getattr(config, name))
+        if name == "network" and new.wifi_psk == SECRET_RESERVED:
+            new.wifi_psk = current.wifi_psk
+        if name == "lora":
+            Region = config_pb2.Config.LoRaConfig.RegionCode
+            if current.region == Region.UNSET and new.region != Region.UNSET:
+                new.tx_enabled = True  # a first valid region enables TX
+            elif current.region != Region.UNSET and new.region == Region.UNSET:
+                new.tx_enabled = False
+        needs_reboot = self._config_needs_reboot(name, current, new)
+        current.CopyFrom(new)
+        if name == "lora":
+            self.node.duty.region = self.node.region  # applied live (RadioInterface::reconfigure)
+        self._changed(needs_reboot=needs_reboot)
 
     def _set_module_config(self, module_config):
         name = module_config.WhichOneof("payload_variant")
         if name:
             getattr(self.node.state.module_config, name).CopyFrom(getattr(module_config, name))
-            self._changed(needs_reboot=True)
+            self._changed(needs_reboot=name not in NO_REBOOT_MODULES)
 
     def _set_canned_message_module_messages(self, messages: str):
         self.node.state.canned_messages = messages
@@ -146,11 +184,16 @@ class AdminModule:
         self.node.state.ringtone = ringtone
         self._changed(needs_reboot=False)
 
-    def _set_fixed_position(self, _position):
+    def _set_fixed_position(self, position: mesh_pb2.Position):
+        own = mesh_pb2.Position(latitude_i=position.latitude_i, longitude_i=position.longitude_i,
+                                altitude=position.altitude, time=position.time or self.node.sim_epoch(),
+                                location_source=mesh_pb2.Position.LocSource.LOC_MANUAL)
+        self.node.state.position.CopyFrom(own)  # NodeDB::setLocalPosition
         self.node.state.config.position.fixed_position = True
         self._changed(needs_reboot=False)
 
     def _remove_fixed_position(self, _):
+        self.node.state.position.Clear()  # NodeDB::clearLocalPosition
         self.node.state.config.position.fixed_position = False
         self._changed(needs_reboot=False)
 
@@ -170,6 +213,8 @@ class AdminModule:
 
     def _nodedb_reset(self, _):
         self.node.state.node_db.clear()
+        self.node.save()
+        self.node.schedule_reboot(DEFAULT_REBOOT_SECONDS)
 
     def _set_favorite_node(self, num: int):
         if (info := self._node(num)) is not None:
@@ -189,7 +234,10 @@ class AdminModule:
 
     # -- power ------------------------------------------------------------------------------
     def _reboot_seconds(self, seconds: int):
-        self.node.schedule_reboot(max(0, seconds))
+        if seconds < 0:  # rebootAtMsec = 0: a pending reboot is cancelled
+            self.node.cancel_reboot()
+            return
+        self.node.schedule_reboot(seconds)
 
     def _factory_reset_config(self, _):
         self.node.reset_to_defaults()

@@ -25,7 +25,8 @@ NUM_SYM_CAD = 2
 
 
 def preset(name: str) -> Preset:
-    return _ALL_PRESETS[name]
+    # A deprecated enum value (VERY_LONG_SLOW) falls back to the firmware default preset.
+    return _ALL_PRESETS.get(name) or _ALL_PRESETS["LONG_FAST"]
 
 
 def frame_airtime_s(encoded_data_len: int, preset_name: str) -> float:

@@ -17,6 +17,7 @@ from meshtastic.protobuf import config_pb2, mesh_pb2, portnums_pb2
 
 from . import channels as chan
 from . import lora
+from . import traceroute
 from .admin import AdminModule
 from .clock import Scheduler, Timer
 from .dutycycle import DutyCycle
@@ -92,6 +93,11 @@ class SimNode:
         self.duty = DutyCycle(scheduler, self.region)
         self.powered = False
         self.on_exit_simulator: Callable[[], None] = lambda: None
+        # Called instead of telling the client `rebooted` when a reboot restarts the whole
+        # process, as meshtasticd does (the TCP listener goes away and comes back).
+        self.on_reboot: Callable[[], None] | None = None
+        # Factory defaults for this node number (factory reset); meshtasticd leaves the region unset.
+        self.default_state: Callable[[int], NodeState] = lambda num: NodeState.fresh(num)
         self._packet_counter = self.rng.randrange(0x400)
         self._reset_runtime()
 
@@ -154,9 +160,18 @@ class SimNode:
                 timer.cancel()
         self._reset_runtime()
 
+    @property
+    def simulator(self) -> bool:
+        """Simulator mode (meshtasticd -s): the radio is the API client (SIMULATOR_APP)."""
+        return bool(getattr(self.radio, "simulated", False))
+
     def reboot(self) -> None:
         """A simulated reboot: RAM state is lost, flash state kept, the client is told."""
-        self.api.on_reboot()
+        if self.on_reboot is not None:
+            self.api.on_reboot(tell_client=False)
+            self.on_reboot()
+        else:
+            self.api.on_reboot()
         self.power_off()
         self.state.reboot_count += 1
         self.save()
@@ -167,12 +182,17 @@ class SimNode:
             self._reboot_timer.cancel()
         self._reboot_timer = self.scheduler.call_later(seconds, self.reboot)
 
+    def cancel_reboot(self) -> None:
+        if self._reboot_timer:
+            self._reboot_timer.cancel()
+            self._reboot_timer = None
+
     def save(self) -> None:
         if self.state_dir:
             self.state.save(self.state_dir)
 
     def reset_to_defaults(self) -> None:
-        fresh = NodeState.fresh(self.node_num)
+        fresh = self.default_state(self.node_num)
         fresh.reboot_count = self.state.reboot_count
         self.state = fresh
 
@@ -444,8 +464,17 @@ class SimNode:
             return
         channel = self._channel_for(frame)
         if key in self.seen:
-            # Someone else relayed it first: a CLIENT drops its own pending relay.
-            if self.role not in ROUTER_ROLES:
+            # FloodingRouter::shouldFilterReceived: the original sender repeating a reliable
+            # packet (hop_start == hop_limit) is not someone else's relay - we relay it again
+            # unless our copy is still queued; a genuine relay by another node makes a CLIENT
+            # drop its own pending one.
+            repeated = p.hop_start > 0 and p.hop_start == p.hop_limit
+            if repeated:
+                if p.to != self.node_num and not any(o.key == key for o in self.tx_queue):
+                    if channel is not None and p.decoded.portnum == Port.TRACEROUTE_APP:
+                        traceroute.alter_received(p, self.node_num, snr)  # processUpgradedPacket
+                    self._perhaps_rebroadcast(frame, snr, channel)
+            elif self.role not in ROUTER_ROLES:
                 self.cancel_relay(key)
             # The sender evidently missed our ACK: send it again.
             if channel is not None and p.to == self.node_num and p.want_ack:
@@ -454,6 +483,9 @@ class SimNode:
             return
         self.seen[key] = now
         if channel is not None:
+            if p.decoded.portnum == Port.TRACEROUTE_APP:
+                # Promiscuous module: the route is updated before delivery and relay.
+                traceroute.alter_received(p, self.node_num, snr)
             received = self._as_received(p, channel, snr, rssi)
             self._update_node_db(received)
             if p.to in (BROADCAST, self.node_num):
@@ -487,12 +519,19 @@ class SimNode:
         relay.ClearField("rx_snr")
         relay.ClearField("rx_rssi")
         relay.ClearField("rx_time")
+        if not relay.priority:
+            # Priority is not on air: MeshPacketQueue::enqueue fixes it for the relay, so that
+            # responses and reliable packets overtake queued NodeInfo relays.
+            relay.priority = self._default_priority(relay)
+        airtime = frame.airtime
+        if relay.HasField("decoded") and relay.decoded.ByteSize() != p.decoded.ByteSize():
+            airtime = lora.frame_airtime_s(relay.decoded.ByteSize(), frame.preset)  # traceroute grew
         # Relays are dropped silently when over the duty cycle or when the queue is full.
-        if not self.duty.allows(frame.airtime, self._queued_airtime()):
+        if not self.duty.allows(airtime, self._queued_airtime()):
             return
         if len(self.tx_queue) >= TX_QUEUE_LEN:
             return
-        self._queue(Frame(relay, frame.key, frame.preset, frame.airtime), snr)
+        self._queue(Frame(relay, frame.key, frame.preset, airtime), snr)
 
     def _update_node_db(self, p: mesh_pb2.MeshPacket) -> None:
         """NodeDB::updateFrom: every decoded packet refreshes what we know of its sender."""
@@ -509,8 +548,15 @@ class SimNode:
         port = p.decoded.portnum
         sender = getattr(p, "from")
         replied = False
-        if port == Port.ROUTING_APP and p.decoded.request_id and p.to == self.node_num:
+        if p.decoded.request_id and p.to == self.node_num and not from_client:
+            # ReliableRouter::sniffReceived: an ACK, a NAK or any response ends our retransmissions.
             self.stop_retransmission((self.node_num, p.decoded.request_id))
+        if port == Port.ROUTING_APP:
+            pass
+        elif port == Port.TRACEROUTE_APP and not from_client:
+            if p.to == self.node_num and p.decoded.want_response:
+                self._reply_traceroute(p)
+                replied = True
         elif port == Port.NODEINFO_APP and not from_client:
             user = mesh_pb2.User()
             try:
@@ -538,6 +584,16 @@ class SimNode:
         if p.to == self.node_num and p.want_ack and not replied:
             self._send_ack(Err.NONE, p)
 
+    def _reply_traceroute(self, request: mesh_pb2.MeshPacket) -> None:
+        """TraceRouteModule::allocReply sent through MeshModule::setReplyTo."""
+        answer = self._new_packet(getattr(request, "from"), Port.TRACEROUTE_APP,
+                                  traceroute.reply_payload(request), channel=request.channel)
+        answer.decoded.request_id = request.id
+        answer.hop_limit = self._hop_limit_for_response(request)
+        answer.want_ack = request.want_ack
+        answer.priority = Priority.RELIABLE
+        self.send(answer)
+
     def reply(self, request: mesh_pb2.MeshPacket, port: int, payload: bytes) -> None:
         """A module's answer to a packet from our own client (setReplyTo)."""
         answer = self._new_packet(self.node_num, port, payload, channel=request.channel)
@@ -548,6 +604,8 @@ class SimNode:
     def own_node_info(self) -> mesh_pb2.NodeInfo:
         info = mesh_pb2.NodeInfo(num=self.node_num, last_heard=self.sim_epoch(), is_favorite=True)
         info.user.CopyFrom(self.state.owner)
+        if self.state.position.ListFields():
+            info.position.CopyFrom(self.state.position)
         info.device_metrics.channel_utilization = self.radio.channel_util_percent() if self.radio else 0.0
         info.device_metrics.air_util_tx = self.duty.utilization_tx_percent()
         return info

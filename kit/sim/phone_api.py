@@ -129,13 +129,20 @@ class PhoneAPI:
 
     def _handle_packet(self, p: mesh_pb2.MeshPacket) -> None:
         """PhoneAPI::handleToRadioPacket then MeshService::handleToRadio/sendToMesh."""
-        if p.id > 0 and self._was_seen_recently(p.id):
+        simulator = self.node.simulator
+        # "For use with the simulator, we should not ignore duplicate packets from the phone"
+        if not simulator and p.id > 0 and self._was_seen_recently(p.id):
             return  # silently: no QueueStatus either
         if self._rate_limited(p):
             return
         if p.decoded.portnum == Port.TRACEROUTE_APP and p.to != 0xFFFFFFFF:
             p.want_ack = True
         self.last_port_time[p.decoded.portnum] = self.node.scheduler.now()
+        if simulator and p.decoded.portnum == Port.SIMULATOR_APP:
+            # MeshService::handleToRadio: heard over the air (SimRadio::unpackAndReceive),
+            # no QueueStatus and no rewriting of from/id.
+            self.node.radio.unpack_and_receive(p)
+            return
         res = self.node.send_from_client(p)
         self.queue_status(res, p.id)
 
@@ -172,8 +179,8 @@ class PhoneAPI:
                 return
         self.to_phone.append(p)
 
-    def on_reboot(self) -> None:
-        if self.client is not None:
+    def on_reboot(self, tell_client: bool = True) -> None:
+        if tell_client and self.client is not None:
             self._send(mesh_pb2.FromRadio(rebooted=True))
         self._close_state()
         self.to_phone.clear()  # RAM is lost

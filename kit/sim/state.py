@@ -36,12 +36,14 @@ class NodeState:
     canned_messages: str = ""  # CannedMessageModule, "|"-separated
     ringtone: str = ""  # ExternalNotificationModule RTTTL
     node_db: dict[int, mesh_pb2.NodeInfo] = field(default_factory=dict)
+    position: mesh_pb2.Position = field(default_factory=mesh_pb2.Position)  # own fixed position
 
     @classmethod
     def fresh(cls, node_num: int, *, long_name: str | None = None, short_name: str | None = None,
               preset: str = "LONG_FAST", region: str = "EU_868", hop_limit: int = 3,
               channel_name: str = "", psk: bytes = b"\x01", role: str = "CLIENT",
-              hw_model: int = mesh_pb2.HardwareModel.PORTDUINO) -> "NodeState":
+              hw_model: int = mesh_pb2.HardwareModel.PORTDUINO,
+              tx_enabled: bool = True) -> "NodeState":
         """Factory defaults of a node, as fw NodeDB::installDefault* would set them."""
         key = default_public_key(node_num)
         suffix = f"{node_num & 0xFFFF:04x}"
@@ -61,7 +63,7 @@ class NodeState:
         config.lora.use_preset = True
         config.lora.modem_preset = _Lora.ModemPreset.Value(preset)
         config.lora.hop_limit = hop_limit
-        config.lora.tx_enabled = True
+        config.lora.tx_enabled = tx_enabled
         config.lora.tx_power = 27
         config.security.public_key = key
         config.security.serial_enabled = True
@@ -86,6 +88,7 @@ class NodeState:
             "config": as_dict(self.config),
             "module_config": as_dict(self.module_config),
             "node_db": [as_dict(n) for n in self.node_db.values()],
+            "position": as_dict(self.position),
         }
 
     @classmethod
@@ -103,6 +106,7 @@ class NodeState:
             canned_messages=data.get("canned_messages", ""),
             ringtone=data.get("ringtone", ""),
             node_db=node_db,
+            position=parse(data.get("position", {}), mesh_pb2.Position()),
         )
 
     def save(self, directory: str | Path) -> None:
