@@ -32,6 +32,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     prepare_database(app.config["DATABASE"])
     configure_keys(app)
+    # Held for the app's life: SQLite then keeps its WAL index files, so that opening a
+    # connection needs no new disk space — the kit still reads when its disk is full.
+    app.extensions["db_keeper"] = db.connect(app.config["DATABASE"])
 
     db.init_app(app)
     i18n.init_app(app)
