@@ -24,18 +24,27 @@ RELAY_DELAY_S = 0.5
 
 @dataclass
 class SimKit:
-    node: int
+    node: int  # radio node number
     store: MemoryStore
     rng: random.Random
     engine: SyncEngine | None
     tx_log: list[tuple[float, float, bytes]] = field(default_factory=list)  # (start, ms, frame)
     wake_version: int = 0
     events: list = field(default_factory=list)
+    stored_at: dict = field(default_factory=dict)  # uid -> when this kit first held it
+    origin: int = 0  # record origin (0: the radio node number)
+
+    @property
+    def record_origin(self) -> int:
+        return self.origin or self.node
 
 
 class Network:
     def __init__(self, n: int, *, loss: float = 0.2, hop_limit: int = 3, seed: int = 1,
-                 config: SyncConfig = SyncConfig(), edges: list[tuple[int, int]] | None = None):
+                 config: SyncConfig = SyncConfig(), edges: list[tuple[int, int]] | None = None,
+                 own_origins: tuple[int, ...] = ()):
+        """`own_origins`: indices of kits whose record origin differs from their radio's
+        node number (a kit that made records before its radio was attached)."""
         self.rng = random.Random(seed)
         self.config = config
         self.hop_limit = hop_limit
@@ -45,14 +54,18 @@ class Network:
             SimKit(node=0x1000 + i, store=MemoryStore(), rng=random.Random(seed * 1000 + i), engine=None)
             for i in range(n)
         ]
+        for i in own_origins:
+            self.kits[i].origin = 0x7000_0000 + i
         for kit in self.kits:
-            kit.engine = SyncEngine(kit.node, kit.store, kit.rng, 0.0, config)
+            kit.engine = SyncEngine(kit.record_origin, kit.store, kit.rng, 0.0, config, radio_node=kit.node)
         self.edges = set(edges if edges is not None else [(i, i + 1) for i in range(n - 1)])
         self.down: set[tuple[int, int]] = set()
         self._queue: list = []
         self._counter = itertools.count()
         self.relay_ms = 0.0
         self.delivered = 0
+        self.crossings: list[tuple[float, int, int]] = []  # (time, sender, receiver) deliveries over `watch`
+        self.watch: set[tuple[int, int]] = set()  # (sender index, receiver index) pairs to log
         for i in range(n):
             self._reschedule(i)
 
@@ -61,8 +74,9 @@ class Network:
     def publish(self, i: int, make) -> Record:
         """`make(origin, seq, now)` builds the record; kit i publishes it now."""
         kit = self.kits[i]
-        record = make(kit.node, kit.engine.next_seq(), int(self.now))
+        record = make(kit.record_origin, kit.engine.next_seq(), int(self.now))
         kit.engine.publish(record, self.now)
+        kit.stored_at.setdefault(record.uid, self.now)
         self._reschedule(i)
         return record
 
@@ -70,7 +84,7 @@ class Network:
         for i in indices:
             kit = self.kits[i]
             if kit.engine is not None:
-                kit.events += kit.engine.heard_text(sender, name, packet_id, text, self.now)
+                self._stamp(kit, kit.engine.heard_text(sender, name, packet_id, text, self.now), self.now)
                 self._reschedule(i)
 
     def cut(self, a: int, b: int) -> None:
@@ -89,7 +103,8 @@ class Network:
         kit = self.kits[i]
         # The store (SQLite) and the airtime log survive; queues and timers do not.
         history = [(t, ms, lane, src) for t, ms, lane, src in self._history(kit)]
-        kit.engine = SyncEngine(kit.node, kit.store, kit.rng, self.now, self.config, airtime_history=history)
+        kit.engine = SyncEngine(kit.record_origin, kit.store, kit.rng, self.now, self.config, airtime_history=history,
+                                radio_node=kit.node)
         self._reschedule(i)
 
     def _history(self, kit: SimKit):
@@ -120,7 +135,8 @@ class Network:
                 kit = self.kits[i]
                 if kit.engine is None or version != kit.wake_version:
                     continue
-                kit.events += kit.engine.tick(t)
+                events = kit.engine.tick(t)
+                self._stamp(kit, events, t)
                 frame = kit.engine.next_transmission(t)
                 if frame is not None:
                     self._transmit(i, frame)
@@ -131,9 +147,19 @@ class Network:
                 if kit.engine is None:
                     continue
                 self.delivered += 1
-                kit.events += kit.engine.receive(frame, self.kits[sender].node, t)
+                if (sender, j) in self.watch:
+                    self.crossings.append((t, sender, j))
+                events = kit.engine.receive(frame, self.kits[sender].node, t)
+                self._stamp(kit, events, t)
                 self._reschedule(j)
         self.now = t_end
+
+    @staticmethod
+    def _stamp(kit: SimKit, events: list, t: float) -> None:
+        kit.events += events
+        for e in events:
+            if type(e).__name__ == "RecordReceived":
+                kit.stored_at.setdefault(e.record.uid, t)
 
     def _reschedule_after(self, i: int) -> None:
         kit = self.kits[i]

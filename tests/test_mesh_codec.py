@@ -16,6 +16,8 @@ from kit.mesh.codec import (
     Request,
     encode,
     encode_control,
+    wants_room,
+    with_wants,
 )
 from kit.mesh.fragments import FragmentLimits
 
@@ -31,7 +33,7 @@ RECORDS = {
         r.Alert, **COMMON, msg_type=st.sampled_from(r.MsgType), references=st.none() | UID,
         category=st.sampled_from(r.Category), event=TEXT, urgency=st.sampled_from(r.Urgency),
         severity=st.sampled_from(r.Severity), certainty=st.sampled_from(r.Certainty),
-        response_type=st.sampled_from(r.ResponseType), headline=TEXT, instruction=TEXT, area=TEXT,
+        response_type=st.sampled_from(r.ResponseType), headline=TEXT, description=TEXT, instruction=TEXT, area=TEXT,
         expires=st.none() | TIME, signature=st.sampled_from([b"", bytes(range(64))]),
     ),
     r.SiteStatus: st.builds(
@@ -106,6 +108,38 @@ def site_status(**kw):
     return r.SiteStatus(**{**base, **kw})
 
 
+WANTS = st.lists(
+    st.tuples(NODE, st.lists(st.tuples(st.integers(1, 2**20), st.integers(1, 4)), min_size=1, max_size=3).map(tuple)),
+    min_size=1, max_size=3,
+).map(tuple)
+
+
+@settings(max_examples=200)
+@given(any_record, WANTS)
+def test_piggy_backed_wants_roundtrip_on_every_frame(record, wants):
+    sender = record.origin
+    for frame in encode(record, sender=sender):
+        if len(bytes(encode_control(Request(0, wants)))) - 6 > wants_room(frame):
+            continue
+        carried = with_wants(frame, wants)
+        assert len(carried) <= MAX_FRAME
+        result, got = Decoder().decode_frame(carried, sender, 0.0)
+        assert got == wants and not isinstance(result, Rejected)
+        assert wants_room(carried) == 0
+    # The record itself is unchanged by the wants riding on its frames.
+    frames = encode(record, sender=sender)
+    assert decode_all([with_wants(f, wants) if len(encode_control(Request(0, wants))) - 6 <= wants_room(f) else f
+                       for f in frames], sender) == record
+
+
+def test_wants_are_refused_on_control_frames_and_bad_wants_reject_the_frame():
+    assert wants_room(encode_control(Digest((DigestEntry(5, 3, 4),)))) == 0
+    frame = bytearray(with_wants(encode(site_status(), sender=9)[0], ((5, ((1, 2),)),)))
+    at = frame.index(bytes((0, 0, 0, 5)))
+    frame[at + 3] = 0  # the origin of the want: 0 is not a node
+    assert Decoder().decode(bytes(frame), 9, 0.0) == Rejected("bad_request")
+
+
 def test_typical_site_status_fits_in_30_bytes():
     own, relayed = encode(site_status(), sender=0xA1B2C3D4), encode(site_status(), sender=5)
     assert len(own[0]) <= 16 and len(relayed[0]) <= 20
@@ -116,6 +150,7 @@ def long_alert(**kw):
     base = dict(origin=3, seq=2, created_at=1_767_225_600, category=r.Category.MET, event="Crue",
                 urgency=r.Urgency.IMMEDIATE, severity=r.Severity.EXTREME, certainty=r.Certainty.OBSERVED,
                 response_type=r.ResponseType.SHELTER, headline="Alerte crue", instruction=text,
+                description="La Mosson déborde au pont de Juvignac. Le niveau monte de 20 cm par heure.",
                 area="Bas quartiers", signature=bytes(64), exercise=True)
     return r.Alert(**{**base, **kw})
 
@@ -207,6 +242,7 @@ def valid_frames(n=40):
                                   last_sync=1_767_225_000, mode=r.KitMode.CRISE, battery_pct=80, **common), sender=9)
     frames.append(encode_control(Digest((DigestEntry(5, 3, 4), DigestEntry(9, 10, 10)))))
     frames.append(encode_control(Request(0, ((5, ((1, 3),)),))))
+    frames.append(with_wants(encode(site_status(seq=99), sender=9)[0], ((5, ((1, 3), (7, 1))), (3, ((2, 2),)))))
     return frames
 
 
@@ -270,3 +306,31 @@ def test_any_single_byte_change_is_decoded_or_rejected(record, data):
     mutated = frame[:pos] + bytes([data.draw(st.integers(0, 255))]) + frame[pos + 1:]
     result = Decoder().decode(mutated, record.origin, 0.0)
     assert not (isinstance(result, Rejected) and result.reason.startswith("internal_error"))
+
+
+def test_alert_description_round_trips_and_is_bounded():
+    alert = long_alert(description="Montée rapide des eaux. " * 20)
+    assert decode_all(encode(alert, sender=3), 3) == alert
+    with pytest.raises(ValueError):
+        long_alert(description="x" * (r.MAX_DESCRIPTION_CHARS + 1))
+
+
+def test_typical_signed_alert_with_a_description_fits_in_one_frame():
+    alert = r.Alert(origin=0xA1B2C3D4, seq=7, created_at=1_767_225_600, category=r.Category.MET, event="Crue",
+                    urgency=r.Urgency.IMMEDIATE, severity=r.Severity.SEVERE, certainty=r.Certainty.OBSERVED,
+                    response_type=r.ResponseType.SHELTER, headline="Crue rapide du Lez: montez à l'étage",
+                    description="Le Lez déborde au pont Juvénal. Le niveau monte de 30 cm par heure.",
+                    instruction="Ne prenez pas votre voiture. Restez à l'écoute de la mairie.",
+                    area="Quartiers bas et bords du Lez", expires=1_767_225_600 + 6 * 3600, signature=bytes(64))
+    frames = encode(alert, sender=alert.origin, own=True)
+    assert len(frames) == 1 and len(frames[0]) <= MAX_FRAME
+    assert decode_all(frames, alert.origin) == alert
+
+
+def test_own_flag_round_trips():
+    rec = site_status()
+    for own in (False, True):
+        for sender in (rec.origin, 9):
+            frame = encode(rec, sender=sender, own=own)[0]
+            decoded = Decoder().decode_full(frame, sender, 0.0)
+            assert decoded.result == rec and decoded.own is own

@@ -129,3 +129,27 @@ def test_next_wakeup_is_none_when_idle_and_future_when_blocked():
     s.enqueue([FRAME, FRAME], Lane.STATUS, "x")
     assert s.next_frame(0.0) is not None and s.next_frame(1.0) is None
     assert s.next_wakeup(1.0) == s.config.min_gap_s
+
+
+def test_reserved_bytes_are_budgeted_and_filled_in_when_sent():
+    s = AirtimeScheduler(SchedulerConfig(duty_cycle=0.01, window_s=600))  # 6 s of air per window
+    for _ in range(40):
+        s.enqueue([bytes(20)], Lane.ROUTINE, "sync", extra=40)
+    sent, now = [], 0.0
+    while now < 3000:
+        frame = s.next_frame(now, finalize=lambda f, extra: f + bytes(extra))
+        if frame is not None:
+            sent.append((now, frame))
+        now = max(s.next_wakeup(now) or 3001, now + 1e-3)
+    assert sent and all(len(f) == 60 for _, f in sent)
+    assert max_rolling(sent, 600) <= s.config.budget_ms + 1e-6
+
+
+def test_finalize_may_not_exceed_the_reserve():
+    s = AirtimeScheduler()
+    s.enqueue([b"x"], Lane.ROUTINE, "a", extra=2)
+    try:
+        s.next_frame(0.0, finalize=lambda f, extra: f + bytes(extra + 1))
+    except ValueError:
+        return
+    raise AssertionError("oversized finalize accepted")

@@ -1,7 +1,8 @@
 import random
 
+from kit.mesh import codec
 from kit.mesh import records as r
-from kit.mesh.codec import Decoder, Digest, DigestEntry, Request, encode, encode_control
+from kit.mesh.codec import Decoder, Digest, DigestEntry, Request, encode, encode_control, with_wants
 from kit.mesh.store import MemoryStore, effective_record
 from kit.mesh.sync import Duplicate, FrameRejected, RecordReceived, RecordRejected, SyncEngine
 
@@ -25,6 +26,21 @@ def sent_until(e: SyncEngine, until: float, now: float = 0.0):
         frame = e.next_transmission(now)
         if frame is not None:
             out.append(Decoder().decode(frame, e.node, now))
+        wake = e.next_wakeup(now)
+        if wake is None:
+            break
+        now = max(wake, now + 1e-3)
+    return out
+
+
+def timed(e: SyncEngine, until: float, now: float = 0.0):
+    """As sent_until, with the send time of each message."""
+    out = []
+    while now <= until:
+        e.tick(now)
+        frame = e.next_transmission(now)
+        if frame is not None:
+            out.append((Decoder().decode(frame, e.node, now), now))
         wake = e.next_wakeup(now)
         if wake is None:
             break
@@ -81,12 +97,90 @@ def test_latest_correction_wins_whatever_the_arrival_order():
 
 
 def test_hole_is_requested_from_the_sender_after_a_grace():
+    # A quiet kit (no record frame of its own to piggy-back on) asks at once after the grace.
     b = engine(B)
     b.receive(encode(board(A, 1))[0], A, 0.0)
     b.receive(encode(board(A, 4))[0], A, 1.0)
     sent = [m for m in sent_until(b, 20.0, now=1.0) if isinstance(m, Request)]
     assert sent and sent[0].responder == A
     assert set(sent[0].uids()) == {r.Uid(A, 2), r.Uid(A, 3)}
+
+
+def test_a_busy_kit_piggy_backs_its_wants_instead_of_a_request():
+    b = engine(B)
+    b.publish(board(B, 1), 0.0)
+    assert b.next_transmission(0.0) is not None  # B has sent a record: it will send more
+    b.receive(encode(board(A, 1))[0], A, 1.0)
+    b.receive(encode(board(A, 4))[0], A, 2.0)
+    assert not [m for m in sent_until(b, 300.0, now=2.0) if isinstance(m, Request)]
+    b.publish(board(B, 2), 300.0)
+    frame = b.next_transmission(300.0)
+    result, wants = Decoder().decode_frame(frame, B, 300.0)
+    assert result == board(B, 2)
+    assert wants == ((A, ((2, 2),)),)
+    # Carried once: no dedicated request for them soon after.
+    assert not [m for m in sent_until(b, 320.0, now=300.0) if isinstance(m, Request)]
+
+
+def test_wants_not_piggy_backed_go_out_as_a_request_after_the_hold():
+    b = engine(B)
+    b.publish(board(B, 1), 0.0)
+    b.next_transmission(0.0)
+    b.receive(encode(board(A, 1))[0], A, 1.0)
+    b.receive(encode(board(A, 3))[0], A, 2.0)
+    sent = [(m, t) for m, t in timed(b, 2000.0, now=2.0) if isinstance(m, Request)]
+    assert sent and 600.0 <= sent[0][1] <= 1300.0
+    assert sent[0][0].uids() == [r.Uid(A, 2)]
+
+
+def test_piggy_backed_wants_are_answered_by_any_holder():
+    a, c = engine(A), engine(C)
+    for e in (a, c):
+        e.store.put(board(A, 1))
+    frame = with_wants(encode(board(B, 1), sender=B)[0], ((A, ((1, 1),)),))
+    a.receive(frame, B, 0.0)
+    c.receive(frame, B, 0.0)
+    assert any(m == board(A, 1) for m in sent_until(a, 5.0))  # the origin answers at once
+    c.receive(encode(board(A, 1), sender=A)[0], A, 1.0)  # ... and the others hear it
+    assert not any(isinstance(m, r.Board) for m in sent_until(c, 60.0, now=1.0))
+
+
+def test_a_digest_gets_what_the_peer_cannot_know_it_lacks_re_sent_without_a_request():
+    a = engine(A)
+    for seq in (1, 2, 3):
+        a.store.put(board(C, seq))
+    # B holds C's 1 only; A has held 2 and 3 long enough: it re-sends them (tail).
+    a.receive(encode_control(Digest((DigestEntry(C, 1, 1),))), B, 100.0)
+    sent = sent_until(a, 200.0, now=100.0)
+    assert {m.uid for m in sent if isinstance(m, r.Board)} == {r.Uid(C, 2), r.Uid(C, 3)}
+    assert not [m for m in sent if isinstance(m, Request)]
+
+
+def test_many_wants_are_requested_at_once_from_anyone():
+    b = engine(B)
+    b.publish(board(B, 1), 0.0)
+    b.next_transmission(0.0)
+    b.receive(encode_control(Digest((DigestEntry(A, 30, 30),))), C, 10.0)
+    sent = [m for m in sent_until(b, 20.0, now=10.0) if isinstance(m, Request)]
+    assert sent and sent[0].responder == 0 and len(sent[0].uids()) == 30
+
+
+def test_a_kit_heard_again_after_a_long_silence_gets_a_digest_soon():
+    b = engine(B)
+    b.receive(encode(board(A, 1))[0], A, 0.0)
+    for _ in sent_until(b, 3000.0):
+        pass
+    assert b.trickle.interval == 600.0
+    b.receive(encode(board(A, 2))[0], A, 5000.0)  # A silent for > peer_silence_s
+    digests = [t for m, t in timed(b, 5040.0, now=5000.0) if isinstance(m, Digest)]
+    assert digests and digests[0] <= 5030.0
+    # The adapter may report any packet heard (NodeInfo, telemetry) the same way.
+    e = engine(C)
+    e.peer_heard(A, 0.0)
+    for _ in sent_until(e, 3000.0):
+        pass
+    e.peer_heard(A, 9000.0)
+    assert [t for m, t in timed(e, 9040.0, now=9000.0) if isinstance(m, Digest)][0] <= 9030.0
 
 
 def test_named_responder_answers_and_others_stay_silent():
@@ -160,3 +254,68 @@ def test_quiet_agreeing_kits_back_off_to_the_max_digest_interval():
     digests = [m for m in sent_until(a, 6 * 3600) if isinstance(m, Digest)]
     # Trickle doubles from 30 s to 600 s: ≈ 5 digests to get there, then one per 600 s.
     assert 36 <= len(digests) <= 45
+
+
+def test_publish_accepts_a_record_the_application_already_stored_and_queues_it_once():
+    a = engine(A)
+    rec = board(A, 1)
+    a.store.put(rec)  # the web app stored it before the radio thread publishes it
+    a.publish(rec, 0.0)
+    a.publish(rec, 1.0)
+    sent = [m for m in sent_until(a, 100.0) if isinstance(m, r.Board)]
+    assert sent == [rec]
+    try:
+        a.publish(board(A, 1, text="autre chose"), 2.0)
+    except ValueError:
+        return
+    raise AssertionError("publish accepted other content under a stored uid")
+
+
+def test_origin_other_than_the_radio_node():
+    RADIO, ORIGIN = 0x0E, 0x0A0B0C0D
+    k = SyncEngine(ORIGIN, MemoryStore(), random.Random(1), 0.0, radio_node=RADIO)
+    rec = board(ORIGIN, k.next_seq())
+    k.publish(rec, 0.0)
+    frame = k.next_transmission(0.0)
+    assert frame[1] & codec.FLAG_OWN and not frame[1] & codec.FLAG_ORIGIN_IS_SENDER
+    assert k.receive(frame, RADIO, 1.0) == []  # our own frame echoed by a relay
+    b = engine(B)
+    assert b.receive(frame, RADIO, 1.0) == [RecordReceived(rec, rec)]
+    # A push from the origin's kit counts as first-hand although from != origin: a later
+    # in-order push is "consistent", a jump is a hole to fill from that radio.
+    k.publish(board(ORIGIN, 2), 10.0)
+    k.publish(board(ORIGIN, 3), 20.0)
+    frames = [f for f in (k.next_transmission(t) for t in (10.0, 20.0, 30.0)) if f]
+    b.receive(frames[-1], RADIO, 31.0)
+    assert set(b._wants) == {r.Uid(ORIGIN, 2)} and b._wants[r.Uid(ORIGIN, 2)].responder == RADIO
+    # Requests name the radio node; the kit answers them.
+    k.receive(encode_control(Request(RADIO, ((ORIGIN, ((1, 1),)),))), B, 40.0)
+    assert any(m == rec for m in sent_until(k, 60.0, now=40.0))
+    # A kit's own record re-sent by another kit carries no FLAG_OWN.
+    relay = encode(rec, sender=B)[0]
+    assert not relay[1] & codec.FLAG_OWN
+
+
+def test_a_heal_offers_everything_in_order_and_holders_interleave():
+    # Two holders of 12 records a peer lacks: together they send each about once.
+    recs = [board(A, s) for s in range(1, 13)]
+    h1, h2 = engine(B, seed=1), engine(C, seed=2)
+    for h in (h1, h2):
+        for rec in recs:
+            h.store.put(rec)
+    digest = encode_control(Digest(()))
+    for h in (h1, h2):
+        h.receive(digest, 0x0D, 100.0)
+    now, sent = 100.0, []
+    while now < 400.0:
+        for h, other in ((h1, h2), (h2, h1)):
+            frame = h.next_transmission(now)
+            if frame is not None:
+                msg = Decoder().decode(frame, h.radio_node, now)
+                if isinstance(msg, r.Board):
+                    sent.append(msg.uid)
+                other.receive(frame, h.radio_node, now + 1.0)
+        now += 0.5
+    assert set(sent) == {rec.uid for rec in recs}
+    assert len(sent) <= len(recs) + 2
+    assert sent[:3] == sorted(sent[:3])

@@ -2,15 +2,25 @@
 
 Header (every frame):
     byte 0   version (3 high bits, = 1) | frame type (5 low bits)
-    byte 1   flags: 0x01 EXERCISE (drill data), 0x02 FRAGMENT, 0x04 ORIGIN_IS_SENDER;
-             other bits must be 0. Control frames carry no record, so no flag at all.
+    byte 1   flags: 0x01 EXERCISE (drill data), 0x02 FRAGMENT, 0x04 ORIGIN_IS_SENDER,
+             0x08 WANTS, 0x10 OWN (sent by the kit that made the record, whatever its
+             radio's node number: tells a first-hand push from a re-send by another kit);
+             other bits must be 0. Control frames carry no record, so no flag.
 Record frames then carry:
     origin   fixed32, omitted when ORIGIN_IS_SENDER (the radio's `from` is the origin:
-             Meshtastic keeps `from` across relays, so a kit's own pushes save 4 bytes)
+             Meshtastic keeps `from` across relays, so a kit whose origin is its radio's
+             node number saves 4 bytes on its own records)
     seq      uvarint
     fragment 1 byte index << 4 | (count - 1), only with FRAGMENT
-    content  created_at (zigzag uvarint, seconds since 2025-01-01) + kind-specific body;
-             split in order across fragments when the frame would exceed 200 bytes.
+    wants    only with WANTS: uvarint length, then that many bytes listing records the
+             *sender* lacks, encoded like a Request body without its responder (origin
+             fixed32, uvarint number of ranges, per range uvarint first seq and count).
+             A piggy-backed request: any holder may answer (see sync.py). It is added
+             by `with_wants` just before the frame goes on air, never by `encode`.
+    content  created_at (zigzag uvarint, seconds since 2025-01-01) + kind-specific body
+             (SCHEMAS; an alert: packed CAP enums, references, event, headline, description,
+             instruction, area as packed texts, expires, signature); split in order
+             across the fewest fragments when the frame would exceed 200 bytes.
 Control frames (DIGEST, REQUEST) are described with their dataclasses below.
 """
 from __future__ import annotations
@@ -19,6 +29,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from enum import IntEnum
+from typing import NamedTuple
 
 from kit.mesh import records as r
 from kit.mesh.fragments import FragmentLimits, Reassembler
@@ -33,7 +44,9 @@ TIME_EPOCH = 1_735_689_600  # 2025-01-01T00:00:00Z: timestamps fit 4 varint byte
 FLAG_EXERCISE = 0x01
 FLAG_FRAGMENT = 0x02
 FLAG_ORIGIN_IS_SENDER = 0x04
-KNOWN_FLAGS = FLAG_EXERCISE | FLAG_FRAGMENT | FLAG_ORIGIN_IS_SENDER
+FLAG_WANTS = 0x08
+FLAG_OWN = 0x10
+KNOWN_FLAGS = FLAG_EXERCISE | FLAG_FRAGMENT | FLAG_ORIGIN_IS_SENDER | FLAG_WANTS | FLAG_OWN
 BROADCAST_ANY = 0
 
 
@@ -93,15 +106,47 @@ class Request:
     wants: tuple[tuple[int, tuple[tuple[int, int], ...]], ...]  # (origin, ((first, count), ...))
 
     def uids(self) -> list[Uid]:
-        return [
-            Uid(origin, seq)
-            for origin, ranges in self.wants
-            for first, count in ranges
-            for seq in range(first, first + count)
-        ]
+        return wants_uids(self.wants)
 
 
 MAX_REQUESTED = 64  # uids per request: bounds the burst a single request can trigger
+
+Wants = tuple[tuple[int, tuple[tuple[int, int], ...]], ...]  # (origin, ((first, count), ...))
+
+
+def wants_uids(wants: Wants) -> list[Uid]:
+    return [Uid(origin, seq) for origin, ranges in wants for first, count in ranges for seq in range(first, first + count)]
+
+
+def encode_wants(wants: Wants) -> bytes:
+    out = bytearray()
+    for origin, ranges in wants:
+        write_fixed32(out, origin)
+        write_uvarint(out, len(ranges))
+        for first, count in ranges:
+            write_uvarint(out, first)
+            write_uvarint(out, count)
+    return bytes(out)
+
+
+def _parse_wants(rd: Reader) -> Wants:
+    """Want list to the end of `rd` (a Request body after its responder); raises Malformed."""
+    wants, total = [], 0
+    while rd.remaining:
+        origin, nranges = rd.fixed32(), rd.uvarint()
+        if origin == 0 or not 1 <= nranges <= MAX_REQUESTED:
+            raise Malformed("bad_request")
+        ranges = []
+        for _ in range(nranges):
+            first, count = rd.uvarint(), rd.uvarint()
+            total += count
+            if first < 1 or count < 1 or total > MAX_REQUESTED or first + count - 1 > r.MAX_SEQ:
+                raise Malformed("bad_request")
+            ranges.append((first, count))
+        wants.append((origin, tuple(ranges)))
+    if not wants:
+        raise Malformed("bad_request")
+    return tuple(wants)
 
 
 # --- record bodies: a small schema per kind -----------------------------------------
@@ -242,6 +287,7 @@ SCHEMAS: dict[type[Record], tuple] = {
         Field("references", _Optional(_UidCodec())),
         Field("event", TEXT),
         Field("headline", TEXT),
+        Field("description", TEXT),
         Field("instruction", TEXT),
         Field("area", TEXT),
         Field("expires", _OptTime()),
@@ -302,9 +348,11 @@ def encode_content(record: Record) -> bytes:
     return bytes(out)
 
 
-def _record_header(record: Record, flags: int, sender: int | None) -> bytearray:
+def _record_header(record: Record, flags: int, sender: int | None, own: bool) -> bytearray:
     if sender == record.origin:
         flags |= FLAG_ORIGIN_IS_SENDER
+    if own:
+        flags |= FLAG_OWN
     if record.exercise:
         flags |= FLAG_EXERCISE
     out = bytearray((VERSION << 5 | TYPE_OF[type(record)], flags))
@@ -314,13 +362,14 @@ def _record_header(record: Record, flags: int, sender: int | None) -> bytearray:
     return out
 
 
-def encode(record: Record, sender: int | None = None) -> list[bytes]:
-    """Frames carrying `record`; `sender` is the node that will transmit them."""
+def encode(record: Record, sender: int | None = None, own: bool = False) -> list[bytes]:
+    """Frames carrying `record`; `sender` is the radio node that will transmit them, `own`
+    says that the transmitting kit made the record (FLAG_OWN)."""
     content = encode_content(record)
-    single = _record_header(record, 0, sender)
+    single = _record_header(record, 0, sender, own)
     if len(single) + len(content) <= MAX_FRAME:
         return [bytes(single + content)]
-    header = _record_header(record, FLAG_FRAGMENT, sender)
+    header = _record_header(record, FLAG_FRAGMENT, sender, own)
     chunk = MAX_FRAME - len(header) - 1
     count = -(-len(content) // chunk)
     if count > FragmentLimits().max_fragments:
@@ -347,15 +396,41 @@ def encode_control(message: Digest | Request) -> bytes:
     else:
         out = bytearray((VERSION << 5 | FrameType.REQUEST, 0))
         write_fixed32(out, message.responder)
-        for origin, ranges in message.wants:
-            write_fixed32(out, origin)
-            write_uvarint(out, len(ranges))
-            for first, count in ranges:
-                write_uvarint(out, first)
-                write_uvarint(out, count)
+        out += encode_wants(message.wants)
     if len(out) > MAX_FRAME:
         raise ValueError("control frame over 200 bytes")
     return bytes(out)
+
+
+def _header_end(rd: Reader, flags: int) -> int:
+    """Position just after a record frame's origin/seq/fragment fields."""
+    if not flags & FLAG_ORIGIN_IS_SENDER:
+        rd.fixed32()
+    rd.uvarint()
+    if flags & FLAG_FRAGMENT:
+        rd.byte()
+    return rd.pos
+
+
+def with_wants(frame: bytes, wants: Wants) -> bytes:
+    """`frame` (a record frame from `encode`) carrying the sender's wants; the caller keeps
+    the result within MAX_FRAME (see `wants_room`)."""
+    if frame[1] & FLAG_WANTS:
+        raise ValueError("frame already carries wants")
+    body = encode_wants(wants)
+    pos = _header_end(Reader(frame, 2), frame[1])
+    out = bytearray(frame[:pos])
+    out[1] |= FLAG_WANTS
+    write_uvarint(out, len(body))
+    return bytes(out + body + frame[pos:])
+
+
+def wants_room(frame: bytes) -> int:
+    """Bytes of want list `frame` can still take (0: none; control frames take none)."""
+    if frame[0] & 0x1F in CONTROL_TYPES or frame[1] & FLAG_WANTS:
+        return 0
+    free = MAX_FRAME - len(frame)
+    return max(0, free - (1 if free <= 128 else 2))
 
 
 # --- decoding -----------------------------------------------------------------------
@@ -367,6 +442,8 @@ class RecordFrame:
     exercise: bool
     uid: Uid
     content: bytes
+    wants: Wants  # piggy-backed by the sender, () if none
+    own: bool  # FLAG_OWN: sent by the kit that made the record
 
 
 @dataclass(frozen=True)
@@ -397,11 +474,14 @@ def parse_frame(payload: bytes, from_node: int) -> RecordFrame | Digest | Reques
     seq = rd.uvarint()
     if not (1 <= origin <= r.MAX_NODE and 1 <= seq <= r.MAX_SEQ):
         raise Malformed("bad_uid")
-    exercise = bool(flags & FLAG_EXERCISE)
-    if flags & FLAG_FRAGMENT:
-        frag = rd.byte()
-        return FragmentFrame(frame_type, exercise, Uid(origin, seq), rd.rest(), frag >> 4, (frag & 0x0F) + 1)
-    return RecordFrame(frame_type, exercise, Uid(origin, seq), rd.rest())
+    exercise, own = bool(flags & FLAG_EXERCISE), bool(flags & FLAG_OWN)
+    frag = rd.byte() if flags & FLAG_FRAGMENT else None
+    wants: Wants = ()
+    if flags & FLAG_WANTS:
+        wants = _parse_wants(Reader(rd.take(rd.uvarint())))
+    if frag is not None:
+        return FragmentFrame(frame_type, exercise, Uid(origin, seq), rd.rest(), wants, own, frag >> 4, (frag & 0x0F) + 1)
+    return RecordFrame(frame_type, exercise, Uid(origin, seq), rd.rest(), wants, own)
 
 
 def _parse_digest(rd: Reader) -> Digest:
@@ -426,22 +506,7 @@ def _parse_digest(rd: Reader) -> Digest:
 
 def _parse_request(rd: Reader) -> Request:
     responder = rd.fixed32()
-    wants, total = [], 0
-    while rd.remaining:
-        origin, nranges = rd.fixed32(), rd.uvarint()
-        if origin == 0 or not 1 <= nranges <= MAX_REQUESTED:
-            raise Malformed("bad_request")
-        ranges = []
-        for _ in range(nranges):
-            first, count = rd.uvarint(), rd.uvarint()
-            total += count
-            if first < 1 or count < 1 or total > MAX_REQUESTED or first + count - 1 > r.MAX_SEQ:
-                raise Malformed("bad_request")
-            ranges.append((first, count))
-        wants.append((origin, tuple(ranges)))
-    if not wants:
-        raise Malformed("bad_request")
-    return Request(responder, tuple(wants))
+    return Request(responder, _parse_wants(rd))
 
 
 def decode_content(frame_type: FrameType, exercise: bool, uid: Uid, content: bytes) -> Record:
@@ -482,6 +547,12 @@ class Pending:
     uid: Uid
 
 
+class Decoded(NamedTuple):
+    result: Record | Digest | Request | Known | Pending | Rejected
+    wants: Wants  # piggy-backed on a record frame, () if none
+    own: bool  # FLAG_OWN of a record frame: sent by the kit that made the record
+
+
 class Decoder:
     """Frames in, records/control messages out; never raises, counts every frame."""
 
@@ -493,17 +564,33 @@ class Decoder:
     def decode(
         self, payload: bytes, from_node: int, now: float, known: Callable[[Uid], bool] = lambda uid: False
     ) -> Record | Digest | Request | Known | Pending | Rejected:
+        return self.decode_frame(payload, from_node, now, known)[0]
+
+    def decode_frame(
+        self, payload: bytes, from_node: int, now: float, known: Callable[[Uid], bool] = lambda uid: False
+    ) -> tuple[Record | Digest | Request | Known | Pending | Rejected, Wants]:
+        """As `decode`, plus the wants piggy-backed on a record frame (() if none or rejected)."""
+        decoded = self.decode_full(payload, from_node, now, known)
+        return decoded.result, decoded.wants
+
+    def decode_full(
+        self, payload: bytes, from_node: int, now: float, known: Callable[[Uid], bool] = lambda uid: False
+    ) -> Decoded:
+        """As `decode_frame`, plus the frame's FLAG_OWN."""
+        wants: Wants = ()
+        own = False
         try:
-            result = self._decode(payload, from_node, now, known)
+            result, wants, own = self._decode(payload, from_node, now, known)
         except Malformed as exc:
             result = Rejected(exc.reason)
         except Exception as exc:  # a decoder bug must not take the radio loop down; tests assert zero
             result = Rejected(f"internal_error:{type(exc).__name__}")
         if isinstance(result, Rejected):
             self.rejected[result.reason] += 1
+            wants, own = (), False
         else:
             self.accepted += 1
-        return result
+        return Decoded(result, wants, own)
 
     def _decode(self, payload, from_node, now, known):
         if not isinstance(payload, (bytes, bytearray)):
@@ -512,13 +599,13 @@ class Decoder:
             raise Malformed("bad_sender")
         frame = parse_frame(bytes(payload), from_node)
         if not isinstance(frame, RecordFrame):
-            return frame
+            return frame, (), False
         if isinstance(frame, FragmentFrame):
             if known(frame.uid):
-                return Known(frame.uid)
+                return Known(frame.uid), frame.wants, frame.own
             key = (frame.frame_type, frame.exercise, frame.uid)
             content = self.reassembler.add(key, frame.index, frame.count, frame.content, now)
             if content is None:
-                return Pending(frame.uid)
-            return decode_content(frame.frame_type, frame.exercise, frame.uid, content)
-        return decode_content(frame.frame_type, frame.exercise, frame.uid, frame.content)
+                return Pending(frame.uid), frame.wants, frame.own
+            return decode_content(frame.frame_type, frame.exercise, frame.uid, content), frame.wants, frame.own
+        return decode_content(frame.frame_type, frame.exercise, frame.uid, frame.content), frame.wants, frame.own

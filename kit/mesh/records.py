@@ -16,6 +16,7 @@ MAX_SEQ = 0xFFFFFFFF
 # Texts longer than this would need more fragments than the codec allows; the portal
 # validates against the same limit before anything reaches the radio.
 MAX_TEXT_CHARS = 600
+MAX_DESCRIPTION_CHARS = 500  # CAP <description>: the alert's 1-3 sentence detail
 SIGNATURE_BYTES = 64  # Ed25519
 
 
@@ -194,6 +195,7 @@ class Alert(Record):
     certainty: Certainty
     response_type: ResponseType
     headline: str
+    description: str = ""  # CAP <description>, at most MAX_DESCRIPTION_CHARS
     instruction: str = ""
     area: str = ""
     expires: int | None = None
@@ -203,6 +205,9 @@ class Alert(Record):
         super().__post_init__()
         for name in ("event", "headline", "instruction", "area"):
             _check_text(name, getattr(self, name))
+        _check_text("description", self.description)
+        if len(self.description) > MAX_DESCRIPTION_CHARS:
+            raise ValueError(f"description must be at most {MAX_DESCRIPTION_CHARS} chars")
         if self.references is not None:
             _check_range("references.origin", self.references.origin, 1, MAX_NODE)
             _check_range("references.seq", self.references.seq, 1, MAX_SEQ)

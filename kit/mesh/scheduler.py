@@ -12,6 +12,11 @@ turns (round robin per item); a source other than alerts/control may not use mor
 `source_share` of the budget, so one flooding client cannot starve the rest (replies to
 peers' requests are exempt: that content was admitted at its origin, and capping it would
 slow down every repair after a partition).
+
+Late bytes: an item may reserve `extra` bytes per frame that the caller fills in when the
+frame is popped (`next_frame(now, finalize)`: the sync engine piggy-backs its current wants
+on record frames, so they are fresh when the frame goes on air, not when it was queued).
+Budget checks count the reserve; the log counts what was actually sent.
 """
 from __future__ import annotations
 
@@ -62,6 +67,7 @@ class _Item:
     source: str
     key: object
     started: bool = False
+    extra: int = 0  # bytes per frame that `finalize` may add when the frame is popped
 
 
 @dataclass
@@ -86,12 +92,13 @@ class AirtimeScheduler:
 
     # --- queue ----------------------------------------------------------------------
 
-    def enqueue(self, frames: list[bytes], lane: Lane, source: str, key: object = None) -> bool:
-        """Queue the frames of one message; False if an item with this key is already queued."""
+    def enqueue(self, frames: list[bytes], lane: Lane, source: str, key: object = None, extra: int = 0) -> bool:
+        """Queue the frames of one message; False if an item with this key is already queued.
+        `extra`: bytes per frame reserved for `next_frame`'s `finalize` to fill in."""
         if key is not None and key in self._keys:
             return False
         lane_q = self._lanes[lane]
-        lane_q.by_source.setdefault(source, deque()).append(_Item(deque(frames), source, key))
+        lane_q.by_source.setdefault(source, deque()).append(_Item(deque(frames), source, key, extra=max(0, extra)))
         if key is not None:
             self._keys[key] = lane
         return True
@@ -164,7 +171,7 @@ class AirtimeScheduler:
 
     def _ready_time(self, now: float, lane: Lane, source: str, item: _Item) -> float:
         cfg = self.config
-        cost = payload_airtime_ms(len(item.frames[0]), cfg.preset)
+        cost = payload_airtime_ms(len(item.frames[0]) + item.extra, cfg.preset)
         t = self._fits_at(now, cost, cfg.budget_ms, None, None)
         if lane is Lane.CONTROL:
             t = max(t, self._fits_at(now, cost, cfg.control_share * cfg.budget_ms, Lane.CONTROL, None))
@@ -174,11 +181,12 @@ class AirtimeScheduler:
             t = max(t, self._last_start + cfg.min_gap_s)
         return t
 
-    def next_frame(self, now: float) -> bytes | None:
-        """The frame to transmit now, or None (nothing ready). Accounts its airtime."""
+    def next_frame(self, now: float, finalize=None) -> bytes | None:
+        """The frame to transmit now, or None (nothing ready). Accounts its airtime.
+        `finalize(frame, extra) -> frame` may add up to the item's reserved `extra` bytes."""
         for lane, source, item in self._candidates():
             if self._ready_time(now, lane, source, item) <= now:
-                return self._pop(now, lane, source, item)
+                return self._pop(now, lane, source, item, finalize)
         return None
 
     def next_wakeup(self, now: float) -> float | None:
@@ -187,8 +195,13 @@ class AirtimeScheduler:
         finite = [t for t in times if t != float("inf")]
         return min(finite) if finite else None
 
-    def _pop(self, now: float, lane: Lane, source: str, item: _Item) -> bytes:
+    def _pop(self, now: float, lane: Lane, source: str, item: _Item, finalize=None) -> bytes:
         frame = item.frames.popleft()
+        if finalize is not None and item.extra:
+            final = finalize(frame, item.extra)
+            if len(final) > len(frame) + item.extra:
+                raise ValueError("finalize added more bytes than reserved")
+            frame = final
         item.started = True
         ms = payload_airtime_ms(len(frame), self.config.preset)
         self._log.append((now, ms, lane, source))

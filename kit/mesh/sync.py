@@ -7,14 +7,38 @@ The radio adapter calls, with its own clock:
     next_transmission(now) -> bytes | None         when it may send; send what it returns
 and the application calls publish(record, now) for records made on this kit.
 
+`node` is the kit's record origin; `radio_node` (default: the same) its radio's node
+number, which Meshtastic puts in `from`. Frames of the kit's own records carry FLAG_OWN.
+
 Protocol (all frames are broadcasts; the radio floods them):
-- push: a new local record is sent once; receivers spotting a gap in an origin's sequence
-  ask the sender for the gap (after a short grace, as fills may be in flight);
-- digest: per origin (contiguous max, highest seq), timed by Trickle, so a quiet mesh
-  costs about one ~100 B frame per `digest_max_s` and a disagreement is repaired at once;
-- request: the seqs a kit lacks, naming the peer whose digest showed them (only it
-  answers: no reply storm); unanswered wants are asked again of anyone, and then every
-  holder answers after a random delay and stays silent if it hears the record first.
+- push: a new local record is sent once (FLAG_OWN). A receiver that sees a gap in an
+  origin's sequence wants the missing seqs (after a short grace, fills may be in flight).
+- piggy-backed wants: what a kit wants rides on its own next record frames (push or
+  re-send), a few bytes added as the frame goes on air (codec FLAG_WANTS); any holder
+  answers (see offers). A want waits for such a ride only while one is expected: a record
+  frame of ours is queued, or our own pushes are regular (until the next one is due, at
+  most `piggyback_hold_s`). It is asked at once in a dedicated request when no ride is
+  expected, when wants are many (> `bulk_wants`), or while digests and requests use less
+  than `control_target` of this kit's own airtime in the rolling hour.
+- request: a dedicated frame naming the peer that showed it holds the wants (only it
+  answers); repeated with backoff, then to anyone (in bulk: to anyone at once). No request
+  while records new to us keep arriving (a repair under way: holes may yet fill).
+- digest: per origin (contiguous max, highest seq), timed by Trickle. In-order own pushes
+  count as consistent, so a mesh where records flow sends few digests. A digest is also an
+  implicit request: holders offer what lies above the sender's highest (it cannot know it
+  lacks those) and its first hole (contiguous + 1, certainly missing); other holes the
+  sender asks for itself. Records heard on air in the last `aired_s` are not offered (they
+  may still be on their way).
+- offers (answers to open requests, piggy-backed wants and digests): our own records at
+  once, others' after one random delay per batch; every holder then sends the batch in
+  the same order (lane priority, then uid) and drops each record it hears another kit
+  send, so several holders interleave on a large batch (a healed partition) with few
+  duplicates, and a single lost record is re-sent once. Up to `max_offers` wait.
+- heal: a record or request from a kit silent for `peer_silence_s`, an own push showing
+  more than `bulk_wants` records of its origin never reached us, the adapter's optional
+  `peer_heard(node, now)`, or a digest showing a large disagreement put this kit in heal
+  mode: one digest soon (Trickle.hurry), then digests at `digest_min_s` as long as digests
+  show any disagreement; a digest that agrees ends it.
 """
 from __future__ import annotations
 
@@ -22,7 +46,8 @@ import random
 from dataclasses import dataclass, field
 
 from kit.mesh import codec
-from kit.mesh.codec import BROADCAST_ANY, MAX_REQUESTED, Decoder, Digest, DigestEntry, Pending, Rejected, Request
+from kit.mesh.codec import BROADCAST_ANY, MAX_REQUESTED, Decoder, Digest, DigestEntry, Pending, Rejected, Request, Wants
+from kit.mesh.airtime import payload_airtime_ms
 from kit.mesh.fragments import FragmentLimits
 from kit.mesh.records import MAX_NODE, Alert, Record, Uid, VolunteerText
 from kit.mesh.scheduler import LANE_OF_PRIORITY, SYNC_SOURCE, AirtimeScheduler, Lane, SchedulerConfig
@@ -48,6 +73,25 @@ class SyncConfig:
     reply_window_s: float = 20.0  # "anyone" replies wait uniform(0.25, 1) × this
     volunteer_delay_s: float = 30.0  # kits that heard a handheld wait up to this, first one wins
     max_wants: int = 4096
+    # Piggy-backed wants: up to this many bytes (length prefix included) of our wants ride
+    # on each of our record frames. A want waits up to `piggyback_hold_s` for such a ride
+    # before it goes out as a dedicated REQUEST; with more than `bulk_wants` wants (after a
+    # partition or a reboot) nothing waits and requests go to every holder at once.
+    piggyback_bytes: int = 16
+    piggyback_hold_s: float = 600.0
+    bulk_wants: int = 8
+    # A record or request from a kit not heard for this long (a healed partition, a kit
+    # back in range) makes us send one digest soon instead of at the next slow interval.
+    peer_silence_s: float = 3600.0
+    max_peers: int = 1024
+    # Re-sends waiting for their turn, at most (a healed partition offers everything the
+    # other side lacks at once); records heard on air in the last `aired_s` are not
+    # offered again for a digest (it may have been sent before they reached its sender).
+    max_offers: int = 2048
+    # Digests and dedicated requests may use up to this share of the kit's own airtime
+    # (rolling window) before wants wait for rides on record frames again.
+    control_target: float = 0.05
+    aired_s: float = 15.0
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     fragments: FragmentLimits = field(default_factory=FragmentLimits)
 
@@ -88,14 +132,19 @@ Event = RecordReceived | Duplicate | RecordRejected | FrameRejected
 @dataclass
 class _Want:
     responder: int
-    not_before: float
+    not_before: float  # may ride on one of our frames from then on
+    hold: bool = False  # ... and waits for that before a dedicated request (see _ride_by)
     asked_at: float | None = None
     attempts: int = 0
 
-    def ready_at(self, timeout: float) -> float:
-        if self.asked_at is None:
-            return self.not_before
-        return self.asked_at + timeout * 2 ** (self.attempts - 1)
+    def ready_at(self, timeout: float, ride_by: float | None = None, hold_s: float = 0.0) -> float:
+        """When to ask (again) on one of our frames; with `ride_by` (when our next record
+        frame is expected, see SyncEngine._ride_by), when to ask in a dedicated request:
+        a want that may wait does so until then, at most `hold_s`."""
+        due = self.not_before if self.asked_at is None else self.asked_at + timeout * 2 ** (self.attempts - 1)
+        if not self.hold or ride_by is None:
+            return due
+        return max(due, min(ride_by, due + hold_s))
 
 
 @dataclass(frozen=True)
@@ -117,10 +166,15 @@ class SyncEngine:
         now: float,
         config: SyncConfig = SyncConfig(),
         airtime_history: list | None = None,
+        radio_node: int | None = None,
     ):
-        if not 1 <= node <= MAX_NODE:
+        """`node`: this kit's record origin; `radio_node`: the node number of its radio
+        (None: the same). They differ for a kit that made records before its radio was
+        attached: it keeps its origin, its frames go out under the radio's number."""
+        radio_node = node if radio_node is None else radio_node
+        if not (1 <= node <= MAX_NODE and 1 <= radio_node <= MAX_NODE):
             raise ValueError("node number out of range")
-        self.node, self.store, self.rng, self.config = node, store, rng, config
+        self.node, self.radio_node, self.store, self.rng, self.config = node, radio_node, store, rng, config
         self.scheduler = AirtimeScheduler(config.scheduler, airtime_history)
         self.decoder = Decoder(config.fragments)
         # Boot at the shortest interval: a kit back from hours off announces itself at once.
@@ -130,6 +184,10 @@ class SyncEngine:
         self._volunteer_due: dict[tuple[int, int], tuple[float, dict]] = {}
         self._arrivals: dict[Uid, float] = {}  # records stored in the last digest_min_s
         self._digest_cursor = 0  # first origin of the next digest page
+        self._last_heard: dict[int, float] = {}  # peer radio node -> last time we heard it
+        self._aired: dict[Uid, float] = {}  # records heard or sent on air in the last aired_s
+        self._progress_at = float("-inf")  # last time a record new to us arrived
+        self._healing = False  # a heal is suspected: digests at imin until they agree
 
     # --- application side -----------------------------------------------------------
 
@@ -147,8 +205,8 @@ class SyncEngine:
         if self.scheduler.is_queued(("push", record.uid)):
             return
         self._arrivals[record.uid] = now
-        frames = codec.encode(record, sender=self.node)
-        self.scheduler.enqueue(frames, LANE_OF_PRIORITY[record.PRIORITY], source, ("push", record.uid))
+        frames = codec.encode(record, sender=self.radio_node, own=True)
+        self.scheduler.enqueue(frames, LANE_OF_PRIORITY[record.PRIORITY], source, ("push", record.uid), self._reserve(frames))
         if isinstance(record, Alert):
             # A lost alert must not wait for a slow digest: let the peers compare soon.
             self.trickle.inconsistent(now)
@@ -166,6 +224,13 @@ class SyncEngine:
             self._volunteer_due[key] = (now + self.rng.uniform(0, self.config.volunteer_delay_s), fields)
         return []
 
+    def peer_heard(self, node: int, now: float) -> None:
+        """Optional: the adapter saw any packet from `node` (NodeInfo, telemetry, text...).
+        A kit heard again after `peer_silence_s` may have missed records, or hold records
+        we lack (a healed partition): we announce our digest soon. `receive` does the same
+        for every record or request frame."""
+        self._heard_peer(node, now, announce=True)
+
     def status(self, now: float) -> EngineStatus:
         return EngineStatus(
             queue_lengths=self.scheduler.queue_lengths(),
@@ -179,13 +244,25 @@ class SyncEngine:
     # --- radio side -----------------------------------------------------------------
 
     def receive(self, payload: bytes, from_node: int, now: float) -> list[Event]:
-        if from_node == self.node:
+        if from_node == self.radio_node:
             return []  # our own frame echoed back by a relay
-        result = self.decoder.decode(payload, from_node, now, known=self.store.has)
+        result, wants, own = self.decoder.decode_full(payload, from_node, now, known=self.store.has)
         if isinstance(result, Rejected):
             return [FrameRejected(result.reason, from_node)]
+        events = self._dispatch(result, wants, own, from_node, now)
+        # A digest is compared in full; any other frame from a long-silent kit is answered
+        # with a digest of ours soon (after the frame itself is handled: an in-order push
+        # must not count as "consistent" and suppress that digest).
+        self._heard_peer(from_node, now, announce=not isinstance(result, Digest))
+        return events
+
+    def _dispatch(self, result, wants: Wants, own: bool, from_node: int, now: float) -> list[Event]:
+        if wants:
+            # Piggy-backed wants are an open request: any holder answers, after a random
+            # delay, unless it hears the record first (the origin answers at once).
+            self._on_request(Request(BROADCAST_ANY, wants), from_node, now)
         if isinstance(result, codec.Known):
-            self._someone_sent(result.uid)
+            self._someone_sent(result.uid, now)
             return [Duplicate(result.uid)]
         if isinstance(result, Pending):
             self._replies_due.pop(result.uid, None)
@@ -196,22 +273,26 @@ class SyncEngine:
         if isinstance(result, Request):
             self._on_request(result, from_node, now)
             return []
-        return self._on_record(result, from_node, now)
+        return self._on_record(result, own, from_node, now)
 
     def tick(self, now: float) -> list[Event]:
         return self._run_timers(now)
 
     def next_transmission(self, now: float) -> bytes | None:
         self._run_timers(now)
-        return self.scheduler.next_frame(now)
+        frame = self.scheduler.next_frame(now, finalize=lambda frame, extra: self._piggyback(frame, extra, now))
+        if frame is not None and frame[0] & 0x1F not in codec.CONTROL_TYPES:
+            self._aired[codec.parse_frame(frame, self.radio_node).uid] = now
+        return frame
 
     def next_wakeup(self, now: float) -> float | None:
         times = [self.trickle.next_time()]
         times += self._replies_due.values()
         times += (due for due, _ in self._volunteer_due.values())
         if not self.scheduler.is_queued("request"):
-            timeout = self.config.request_timeout_s
-            times += (w.ready_at(timeout) for w in self._wants.values())
+            timeout, ride, hold = self.config.request_timeout_s, self._ride_by(now), self.config.piggyback_hold_s
+            quiet = self._progress_at + self.config.hole_grace_s
+            times += (max(w.ready_at(timeout, ride, hold), quiet) for w in self._wants.values())
         for t in (self.scheduler.next_wakeup(now), self.decoder.reassembler.next_expiry()):
             if t is not None:
                 times.append(t)
@@ -219,26 +300,46 @@ class SyncEngine:
 
     # --- receiving ------------------------------------------------------------------
 
-    def _someone_sent(self, uid: Uid) -> None:
+    def _heard_peer(self, node: int, now: float, announce: bool) -> None:
+        if not 1 <= node <= MAX_NODE or node == self.radio_node:
+            return
+        last = self._last_heard.pop(node, None)
+        self._last_heard[node] = now  # re-inserted: dict order = least recently heard first
+        if len(self._last_heard) > self.config.max_peers:
+            del self._last_heard[next(iter(self._last_heard))]
+        if announce and last is not None and now - last >= self.config.peer_silence_s:
+            self._suspect_heal(now)
+
+    def _suspect_heal(self, now: float) -> None:
+        """A kit back after a long silence, or a big gap: a partition may have healed. One
+        digest soon, and digests at `digest_min_s` while digests show disagreement."""
+        self._healing = True
+        self.trickle.hurry(now)
+
+    def _someone_sent(self, uid: Uid, now: float) -> None:
         """A record went on air: our own pending answer for it is now redundant."""
+        self._aired[uid] = now
         self._replies_due.pop(uid, None)
         self.scheduler.cancel(("reply", uid))
 
-    def _on_record(self, record: Record, from_node: int, now: float) -> list[Event]:
+    def _on_record(self, record: Record, own: bool, from_node: int, now: float) -> list[Event]:
+        """`own`: the frame came from the kit that made the record (FLAG_OWN), whatever
+        its radio's node number."""
         uid = record.uid
-        self._someone_sent(uid)
-        self._wants.pop(uid, None)
+        self._someone_sent(uid, now)
         held = self.store.get(uid)
         if held is not None:
+            self._wants.pop(uid, None)
             return [Duplicate(uid)] if held == record else [RecordRejected(uid, "uid_conflict")]
         in_order = self.store.vector().get(uid.origin, OriginState(0, 0)).contiguous == uid.seq - 1
         self.store.put(record)
         self._arrivals[uid] = now
-        if from_node != uid.origin:
-            # A repair is under way (a kit re-sent someone else's record): kits further
-            # away may lack it too, so tell them soon rather than at the next slow digest.
-            self.trickle.inconsistent(now)
-        elif in_order:
+        self._progress_at = now
+        self._wants.pop(uid, None)
+        # A re-sent record (from_node != origin) no longer resets Trickle: with the radio
+        # flooding frames to every kit, the kits that missed it see the gap on the
+        # origin's next push, or in the next digest.
+        if own and in_order:
             # A push that extends our contiguous run says what a digest would say for its
             # origin: while records flow in order, digests are redundant (RFC 6206 lets
             # the protocol define "consistent"); gaps are caught from the next seq anyway.
@@ -246,55 +347,86 @@ class SyncEngine:
         if isinstance(record, VolunteerText):
             self._volunteer_due.pop(record.dedup_key, None)
         state = self.store.vector()[uid.origin]
+        if own and uid.seq - 1 - state.contiguous > self.config.bulk_wants:
+            # Many records of this origin never reached us: we were cut off from it (a
+            # partition that just healed); it likely lacks ours too, so announce soon.
+            self._suspect_heal(now)
         if state.contiguous < uid.seq - 1:
-            self._want(uid.origin, uid.seq - 1, from_node, now + self.config.hole_grace_s)
+            # Not urgent (a lost routine record, most of the time): wait for a ride on one
+            # of our own frames, else ask in a dedicated request after piggyback_hold_s.
+            self._want(uid.origin, uid.seq - 1, from_node, now + self.config.hole_grace_s, hold=True)
         return [RecordReceived(record, effective_record(self.store, uid))]
 
-    def _want(self, origin: int, upto: int, responder: int, not_before: float) -> None:
+    def _want(self, origin: int, upto: int, responder: int, not_before: float, hold: bool = False) -> None:
         room = self.config.max_wants - len(self._wants)
         if room <= 0:
             return
         for seq in self.store.missing(origin, upto, min(room, 256)):
-            self._wants.setdefault(Uid(origin, seq), _Want(responder, not_before))
+            self._wants.setdefault(Uid(origin, seq), _Want(responder, not_before, hold))
 
     def _on_digest(self, digest: Digest, peer: int, now: float) -> None:
         mine = self.store.vector()
         theirs = {e.origin: e for e in digest.entries}
         covered = set(theirs) | {o for o in mine if digest.lo <= o <= digest.hi}
         peer_lacks = we_lack = False
-        for origin in covered:
+        gap = 0
+        offers: list[Uid] = []
+        for origin in sorted(covered):
             m = mine.get(origin, OriginState(0, 0))
             t = theirs.get(origin, DigestEntry(origin, 0, 0))
-            peer_lacks = peer_lacks or self._peer_lacks(origin, m, t)
+            lacking = self._peer_lacks(origin, m, t)
+            peer_lacks = peer_lacks or bool(lacking)
+            gap += len(lacking) + max(0, t.contiguous - m.contiguous)
+            # The digest is an implicit request: what the peer cannot even know it lacks
+            # (above its highest) is re-sent by any holder, as for an open request.
+            offers += lacking
+            # What we lack waits for a piggy-back like any want (unless there are many).
+            hold = True
+            lack = False
             if t.contiguous > m.contiguous:
-                we_lack = True
-                self._want(origin, t.contiguous, peer, now)
+                lack = True
+                self._want(origin, t.contiguous, peer, now, hold)
             top = Uid(origin, t.highest)
             if t.highest > t.contiguous and not self.store.has(top):
-                we_lack = True
+                lack = True
                 if len(self._wants) < self.config.max_wants:
-                    self._wants.setdefault(top, _Want(peer, now))
-            if we_lack:
+                    self._wants.setdefault(top, _Want(peer, now, hold))
+            if lack:
+                we_lack = True
                 self._refresh_wants(origin, t, peer, now)
-        if peer_lacks:
+        self._offer(offers, now)
+        if gap > self.config.bulk_wants:
+            # A large disagreement (a healed partition, a kit back after hours): digests
+            # every imin until it is gone, so both sides learn everything the other holds.
+            self._healing = True
             self.trickle.inconsistent(now)
-        elif not we_lack:
+        elif peer_lacks or we_lack:
+            if self._healing:
+                self.trickle.inconsistent(now)  # the tail of a heal: keep comparing
+        else:
+            self._healing = False
             self.trickle.heard_consistent()
 
-    def _peer_lacks(self, origin: int, mine: OriginState, theirs: DigestEntry) -> bool:
-        """Does the peer lack a record we have held long enough for a push to have reached
-        it? Records still in flight are not a disagreement: resetting Trickle for each of
-        them would turn every push into a digest."""
-        if mine.contiguous > theirs.contiguous and not self._recent(Uid(origin, theirs.contiguous + 1)):
-            return True
+    def _peer_lacks(self, origin: int, mine: OriginState, theirs: DigestEntry) -> list[Uid]:
+        """Records the peer lacks that we have held long enough for a push to have reached
+        it (records still in flight are not a disagreement): all above its highest, and
+        its first hole (contiguous + 1). Other holes below its highest are not listed (the
+        peer may hold any of them): the peer asks for those itself."""
+        lacking = []
+        hole = Uid(origin, theirs.contiguous + 1)
+        if theirs.highest > theirs.contiguous and self.store.has(hole) and not self._recent(hole):
+            lacking.append(hole)  # its first hole: certainly missing (it may have given up asking)
         if mine.highest > theirs.highest:
-            return any(
-                not self._recent(rec.uid) for rec in self.store.range(origin, theirs.highest + 1, mine.highest)
-            )
-        return False
+            lacking += [
+                rec.uid
+                for rec in self.store.range(origin, theirs.highest + 1, mine.highest)
+                if not self._recent(rec.uid)
+            ]
+        return lacking
 
     def _recent(self, uid: Uid) -> bool:
-        return uid in self._arrivals
+        """Stored or on air moments ago: maybe still on its way to the peer."""
+        return uid in self._arrivals or uid in self._aired
 
     def _refresh_wants(self, origin: int, theirs: DigestEntry, peer: int, now: float) -> None:
         """Fresh evidence that `peer` holds what we want: ask it directly again, unless a
@@ -306,6 +438,7 @@ class SyncEngine:
                 want.responder, want.not_before, want.asked_at, want.attempts = peer, now, None, 0
 
     def _on_request(self, request: Request, peer: int, now: float) -> None:
+        offers: list[Uid] = []
         for uid in request.uids():
             want = self._wants.get(uid)
             if want is not None:
@@ -313,20 +446,104 @@ class SyncEngine:
                 # for it instead of asking again (request suppression).
                 want.asked_at, want.attempts = now, max(want.attempts, 1)
                 continue
-            if not self.store.has(uid) or self.scheduler.is_queued(("push", uid)):
+            if request.responder == self.radio_node:
+                if self.store.has(uid) and not self.scheduler.is_queued(("push", uid)):
+                    self._queue_reply(uid)
+            elif request.responder == BROADCAST_ANY:
+                offers.append(uid)
+        self._offer(offers, now)
+
+    def _offer(self, uids: list[Uid], now: float) -> None:
+        """Re-send `uids` for a peer that lacks them, unless other holders do it first.
+
+        Our own records are queued at once; others' after one random delay for the whole
+        batch (the origin, when it hears the want, goes first). Every holder then sends the
+        batch in the same order (lane priority, then uid) and drops from its queue each
+        record it hears another kit send (reply suppression). Holders that hear each other
+        thus interleave: each sends the next record no one has sent yet, so k holders
+        serve a large batch about k times faster than one, with few duplicates, and a
+        small batch (one lost record) is sent once."""
+        start = None
+        for uid in sorted(set(uids)):
+            if len(self._replies_due) >= self.config.max_offers:
+                break
+            if uid in self._replies_due or not self.store.has(uid):
                 continue
-            if request.responder == self.node:
-                self._queue_reply(uid)
-            elif request.responder == BROADCAST_ANY and uid not in self._replies_due:
-                # The origin answers first; other holders wait and listen (reply suppression).
+            if self.scheduler.is_queued(("push", uid)) or self.scheduler.is_queued(("reply", uid)):
+                continue
+            if uid.origin == self.node:
+                self._replies_due[uid] = now
+                continue
+            if start is None:
                 window = self.config.reply_window_s
-                delay = 0.0 if uid.origin == self.node else self.rng.uniform(0.25 * window, window)
-                self._replies_due[uid] = now + delay
+                start = now + self.rng.uniform(0.25 * window, window)
+            self._replies_due[uid] = start
 
     def _queue_reply(self, uid: Uid) -> None:
         record = self.store.get(uid)
-        frames = codec.encode(record, sender=self.node)
-        self.scheduler.enqueue(frames, LANE_OF_PRIORITY[record.PRIORITY], SYNC_SOURCE, ("reply", uid))
+        frames = codec.encode(record, sender=self.radio_node, own=record.origin == self.node)
+        self.scheduler.enqueue(frames, LANE_OF_PRIORITY[record.PRIORITY], SYNC_SOURCE, ("reply", uid), self._reserve(frames))
+
+    # --- piggy-backed wants -----------------------------------------------------------
+
+    def _reserve(self, frames: list[bytes]) -> int:
+        """Bytes to reserve on each of these frames for piggy-backed wants."""
+        room = min(codec.wants_room(f) for f in frames)
+        return min(self.config.piggyback_bytes, room + 1) if room >= 8 else 0
+
+    def _bulk(self) -> bool:
+        """Many wants (a healed partition, a reboot): ask at once, every holder answering."""
+        return len(self._wants) > self.config.bulk_wants
+
+    def _ride_by(self, now: float) -> float | None:
+        """When our next record frame (a ride for piggy-backed wants) is expected, or None
+        when none is (a quiet kit, one that only re-sent records for others, one whose
+        records stopped coming, or many wants: they are asked at once). A record frame
+        already queued carries them when it goes. Else our last own push plus the mean gap between our pushes
+        in the last 2 × `piggyback_hold_s` (a quarter more for slack; one push alone:
+        `piggyback_hold_s`)."""
+        if self._bulk() or self._control_room(now):
+            return None
+        hold = self.config.piggyback_hold_s
+        if any(n for lane, n in self.scheduler.queue_lengths().items() if lane is not Lane.CONTROL):
+            return now + hold  # it carries them when it goes
+        pushes = [t for t, _, lane, src in self.scheduler.history()
+                  if t > now - 2 * hold and lane is not Lane.CONTROL and src != SYNC_SOURCE]
+        if not pushes:
+            return None
+        gap = (pushes[-1] - pushes[0]) / (len(pushes) - 1) if len(pushes) > 1 else hold
+        ride = pushes[-1] + 1.25 * min(gap, hold)
+        return ride if ride > now else None
+
+    def _control_room(self, now: float) -> bool:
+        """Can a dedicated request go now with control frames (digests, requests) staying
+        within `control_target` of this kit's own airtime in the rolling window? Then a
+        want does not wait for a ride: spare control airtime buys a shorter delay."""
+        control = total = 0.0
+        for t, ms, lane, _ in self.scheduler.history():
+            if t > now - self.config.scheduler.window_s:
+                total += ms
+                control += ms if lane is Lane.CONTROL else 0.0
+        cost = _REQUEST_MS
+        return control + cost <= self.config.control_target * (total + cost)
+
+    def _piggyback(self, frame: bytes, extra: int, now: float) -> bytes:
+        """`frame` plus as many of our due wants as fit in `extra` bytes (called as the
+        frame goes on air). A want carried this way counts as asked."""
+        room = min(extra - 1, codec.wants_room(frame))
+        timeout = self.config.request_timeout_s
+        due = sorted(u for u, w in self._wants.items() if w.ready_at(timeout) <= now)
+        chosen: list[Uid] = []
+        for uid in due[:MAX_REQUESTED]:
+            if len(codec.encode_wants(_ranges(chosen + [uid]))) > room:
+                break
+            chosen.append(uid)
+        if not chosen:
+            return frame
+        for uid in chosen:
+            want = self._wants[uid]
+            want.asked_at, want.attempts = now, want.attempts + 1
+        return codec.with_wants(frame, _ranges(chosen))
 
     # --- timers ---------------------------------------------------------------------
 
@@ -336,10 +553,12 @@ class SyncEngine:
         horizon = now - self.config.digest_min_s
         for uid in [u for u, t in self._arrivals.items() if t < horizon]:
             del self._arrivals[uid]
-        for uid, due in list(self._replies_due.items()):
-            if due <= now:
-                del self._replies_due[uid]
-                self._queue_reply(uid)
+        horizon = now - self.config.aired_s
+        for uid in [u for u, t in self._aired.items() if t < horizon]:
+            del self._aired[uid]
+        for uid in sorted(u for u, due in self._replies_due.items() if due <= now):
+            del self._replies_due[uid]
+            self._queue_reply(uid)
         for key, (due, fields) in list(self._volunteer_due.items()):
             if due <= now:
                 del self._volunteer_due[key]
@@ -376,13 +595,18 @@ class SyncEngine:
         timeout = self.config.request_timeout_s
         for uid in [u for u, w in self._wants.items() if w.attempts >= self.config.max_request_attempts and w.ready_at(timeout) <= now]:
             del self._wants[uid]  # given up; a later digest brings it back if someone has it
-        ready = sorted((w.ready_at(timeout), uid) for uid, w in self._wants.items() if w.ready_at(timeout) <= now)
+        if now < self._progress_at + self.config.hole_grace_s:
+            return None  # records are flowing in (a repair under way): holes may yet fill
+        bulk = self._bulk()
+        ride, hold = self._ride_by(now), self.config.piggyback_hold_s
+        ready = sorted((w.ready_at(timeout, ride, hold), uid) for uid, w in self._wants.items() if w.ready_at(timeout, ride, hold) <= now)
         if not ready:
             return None
 
         def responder(uid: Uid) -> int:
             w = self._wants[uid]
-            return w.responder if w.attempts == 0 else BROADCAST_ANY  # 2nd try: anyone
+            # 2nd try, or many wants at once (every holder then shares the work): anyone.
+            return w.responder if w.attempts == 0 and not bulk else BROADCAST_ANY
 
         target = responder(ready[0][1])
         chosen = sorted(uid for _, uid in ready if responder(uid) == target)[:MAX_REQUESTED]
@@ -395,6 +619,9 @@ class SyncEngine:
             want = self._wants[uid]
             want.asked_at, want.attempts = now, want.attempts + 1
         return request
+
+
+_REQUEST_MS = payload_airtime_ms(12)  # a one-range request to one responder
 
 
 def _page(entries: list[DigestEntry], start: int, end: int, vector: list) -> Digest:

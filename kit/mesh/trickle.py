@@ -29,6 +29,14 @@ class Trickle:
         if self.interval > self.imin:
             self._begin(now, self.imin)
 
+    def hurry(self, now: float) -> None:
+        """Send one digest soon (within imin) without shrinking the interval: a peer we had
+        not heard for long is back. Suppressed like any other if a digest equal to ours is
+        heard first; the interval then goes on doubling from its current length."""
+        fire = now + self.rng.uniform(self.imin / 2, self.imin)
+        if self.fired or now >= self.start + self.interval or fire < self.fire_at:
+            self.start, self.fire_at, self.heard, self.fired = now, fire, 0, False
+
     def poll(self, now: float) -> bool:
         """Advance to `now`; True when a digest should be sent."""
         send = False

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pubsub import pub
 
 from .. import db as kit_db
+from .. import health
 from .. import records as kit_records
 from .. import settings
 from ..mesh import codec
@@ -62,6 +63,9 @@ class ServiceConfig:
     preset: str = "LONG_FAST"
     history_save_s: float = 300.0
     speed: float = 1.0               # clock seconds per real second (a sped-up simulated mesh)
+    # A Health record is ~20 B, ≈ 0.56 s on LONG_FAST: two an hour are 0.6 % of this kit's
+    # 180 s/h budget, and ten kits relayed three times stay near 1 % of the channel.
+    health_interval_s: float = health.DEFAULT_INTERVAL_S
 
 
 class MeshService:
@@ -86,6 +90,7 @@ class MeshService:
         self._next_reply_at = 0.0
         self._heartbeat_at = 0.0
         self._history_saved_at = 0.0
+        self._health_at = 0.0                 # clock time of the next health report
         pub.subscribe(self._on_receive, "meshtastic.receive")
         pub.subscribe(self._on_lost, "meshtastic.connection.lost")
 
@@ -158,6 +163,8 @@ class MeshService:
             self._set_status(state="absent", error=str(exc))
             return False
         self.iface = iface
+        if self.engine is not None:  # the same kit, maybe another radio: frames name it
+            self.engine.radio_node = iface.myInfo.my_node_num
         self._heartbeat_at = time.monotonic() + self.config.heartbeat_s
         self._set_status(state="connected", node=f"!{iface.myInfo.my_node_num:08x}", error=None)
         log.info("radio connected: %s", self._status["node"])
@@ -178,7 +185,7 @@ class MeshService:
         scheduler = SchedulerConfig(preset=self.config.preset, duty_cycle=self.config.duty_cycle)
         self.engine = SyncEngine(self.origin, self.store, self.rng, now,
                                  SyncConfig(digest_max_s=self.config.sync_interval_s, scheduler=scheduler),
-                                 airtime_history=self._load_history())
+                                 airtime_history=self._load_history(), radio_node=node)
         self._queue_outbox(now)
 
     def _disconnect(self, why: str) -> None:
@@ -232,12 +239,23 @@ class MeshService:
         self._watchdog()
         self._run_due_commands(now)
         self._send_replies(now)
+        self._publish_health(now)
         self._transmit(now)
         engine_status = self.engine.status(now)
         self._set_status(queue=sum(engine_status.queue_lengths.values()) + len(self._retry),
                          airtime_pct=round(100 * engine_status.airtime_used_ms / 3_600_000, 2),
                          frames_rejected=engine_status.frames_rejected)
         self._save_history()
+
+    def _publish_health(self, now: float) -> None:
+        """This kit's health for the crisis cells' dashboards: at start, then every interval."""
+        if self.config.health_interval_s <= 0 or now < self._health_at:
+            return
+        self._health_at = now + self.config.health_interval_s
+        engine_status = self.engine.status(now)
+        status = self.status() | {"queue": sum(engine_status.queue_lengths.values()) + len(self._retry)}
+        self._publish(r.Health, now, **health.fields(status, settings.get(self.db, "mode"),
+                                                     airtime_ms_hour=int(engine_status.airtime_used_ms)))
 
     # --- outgoing --------------------------------------------------------------------------
     def _queue_outbox(self, now: float) -> None:
@@ -285,7 +303,7 @@ class MeshService:
     def _handed_over(self, payload: bytes) -> None:
         """The radio has the frame: a local record whose last frame it was leaves the outbox."""
         try:
-            frame = codec.parse_frame(payload, self.origin)
+            frame = codec.parse_frame(payload, self.engine.radio_node)
         except Exception:  # noqa: BLE001 — control frames and the like
             return
         if not isinstance(frame, codec.RecordFrame) or frame.uid.origin != self.origin:
@@ -320,6 +338,8 @@ class MeshService:
             portnum = decoded.get("portnum")
             sender = int(packet.get("from") or 0)
             now = self.clock()
+            if sender and self.engine is not None:
+                self.engine.peer_heard(sender, now)  # a kit heard again may be back from a partition
             if portnum == PRIVATE_APP:
                 with kit_records.LOCAL_WRITES:
                     self._note(self.engine.receive(bytes(decoded.get("payload") or b""), sender, now))

@@ -5,7 +5,7 @@ goes to the radio through the kit's outbox.
 """
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from .. import alerts, journal, moderation, records, settings
 from ..db import get_db
@@ -13,7 +13,8 @@ from ..i18n import _
 from ..mesh import records as r
 from ..radio.commands import NEEDS, STATES
 from ..names import name_key
-from .admin import current_user, requires
+from .admin import actions, current_user, requires
+from .admin.actions import sent
 from .common import kit_state
 
 bp = Blueprint("api_operator", __name__, url_prefix="/api/v1")
@@ -28,10 +29,6 @@ def body() -> dict | None:
     return data if isinstance(data, dict) else None
 
 
-def sent(record) -> None:
-    current_app.extensions["radio"].published(record)
-
-
 def who() -> str:
     return current_user()["name"]
 
@@ -44,16 +41,11 @@ def create_alert():
         return error(_("The body must be a JSON object."))
     state = kit_state()
     try:
-        fields = alerts.fields_from(data)
-        alert = alerts.publish(get_db(), current_app.extensions["signing_key"], state["origin"], fields,
-                               exercise=state["exercise"])
+        alert = actions.create_alert(get_db(), alerts.fields_from(data), who(), "api",
+                                     origin=state["origin"], exercise=state["exercise"])
     except alerts.AlertError as exc:
         return error(str(exc))
-    sent(alert)
-    uid = records.format_uid(alert.uid)
-    journal.log(get_db(), who(), "api", "alert.create", uid, f"{alert.event}: {alert.headline}",
-                exercise=alert.exercise, verification="verifiee")
-    return jsonify({"id": uid, "verified": True, "exercise": alert.exercise}), 201
+    return jsonify({"id": records.format_uid(alert.uid), "verified": True, "exercise": alert.exercise}), 201
 
 
 @bp.post("/mode")
@@ -73,15 +65,14 @@ def set_mode():
         changes["exercise"] = "1" if data["exercise"] else "0"
     if "active_risk" in data:
         risk = data["active_risk"] or ""
+        if not isinstance(risk, str):
+            return error(_("No such risk."))
         if risk and not get_db().execute("SELECT 1 FROM risks WHERE slug = ?", [risk]).fetchone():
             return error(_("No such risk."))
         changes["active_risk"] = risk
     if not changes:
         return error(_("Nothing to change: give mode, exercise or active_risk."))
-    settings.put_many(get_db(), changes)
-    journal.log(get_db(), who(), "api", "mode.set", "", ", ".join(f"{k}={v}" for k, v in changes.items()),
-                exercise=settings.get(get_db(), "exercise") == "1", verification="verifiee")
-    state = settings.all_settings(get_db())
+    state = actions.set_mode(get_db(), changes, who(), "api")
     return jsonify({"mode": state["mode"], "exercise": state["exercise"] == "1",
                     "active_risk": state["active_risk"] or None})
 
@@ -168,7 +159,7 @@ def write_journal():
 def verify_entry(entry: int):
     state = (body() or {}).get("state")
     try:
-        found = journal.set_verification(get_db(), entry, state)
+        found = actions.verify_entry(get_db(), entry, state, who(), "api", exercise=kit_state()["exercise"])
     except ValueError:
         return error(_("'state' must be a_verifier, en_cours or verifiee."))
     return (jsonify({"id": entry, "verification": state}) if found else error(_("No such entry."), 404))
@@ -197,9 +188,6 @@ def site_status(slug: str):
         if flag is None:
             return error(_("Unknown need: %(need)s", need=str(need)))
         needs |= flag
-    record = records.publish(get_db(), r.SiteStatus, kit_state()["origin"], exercise=kit_state()["exercise"],
-                             site=site[0], status=state, needs=needs, **counts)
-    sent(record)
-    journal.log(get_db(), who(), "api", "site.status", slug, f"{site[1]}: {state.name.lower()}",
-                exercise=record.exercise, verification="verifiee")
+    record = actions.site_status(get_db(), site, slug, state, who(), "api", origin=kit_state()["origin"],
+                                 exercise=kit_state()["exercise"], needs=needs, **counts)
     return jsonify({"id": records.format_uid(record.uid)}), 201

@@ -52,4 +52,4 @@ def _should_gzip(response) -> bool:
     if not content_type.startswith(COMPRESSIBLE) or "Content-Encoding" in response.headers:
         return False
     response.vary.add("Accept-Encoding")
-    return "gzip" in request.accept_encodings and response.content_length >= MIN_GZIP_BYTES
+    return "gzip" in request.accept_encodings and (response.content_length or 0) >= MIN_GZIP_BYTES

@@ -212,12 +212,111 @@ PATHS = {
 }
 
 
+# --- the operators' API: served only on the operators' listener (kit serve --admin-listen) ---
+
+OPERATOR = [{"basic": []}]
+DENIED = {"401": answer("No or wrong credentials.", ref("Error")),
+          "403": answer("This account's role does not allow it.", ref("Error"))}
+
+
+def operator(summary: str, body: dict | None, created: dict, *, ok="201", errors=("400",), params=()) -> dict:
+    operation = {"summary": summary + " (operators' listener only)", "security": OPERATOR,
+                 "responses": {ok: answer("Done.", created)} | DENIED
+                 | {code: answer("Refused; `error` says why.", ref("Error")) for code in errors}}
+    if body is not None:
+        operation["requestBody"] = {"required": True} | json_content(body)
+    if params:
+        operation["parameters"] = list(params)
+    return operation
+
+
+def path_param(name: str, schema: dict) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+SCHEMAS |= {
+    "NewAlert": {
+        "type": "object", "required": ["event", "headline"],
+        "properties": {
+            "msg_type": {"enum": ["Alert", "Update", "Cancel"]}, "references": {"type": "string"},
+            "category": {"type": "string"}, "event": {"type": "string", "maxLength": 60},
+            "urgency": {"type": "string"}, "severity": {"type": "string"}, "certainty": {"type": "string"},
+            "response_type": {"type": "string"}, "headline": {"type": "string", "maxLength": 140},
+            "description": {"type": "string", "maxLength": 500}, "instruction": {"type": "string", "maxLength": 280},
+            "area": {"type": "string", "maxLength": 140},
+            "expires": {"type": ["string", "integer"], "description": "ISO 8601 with offset, or unix seconds"},
+        },
+    },
+    "Mode": {"type": "object", "properties": {"mode": {"enum": ["veille", "crise", "apres"]},
+                                              "exercise": {"type": "boolean"},
+                                              "active_risk": {"type": ["string", "null"]}}},
+    "JournalEntry": {"type": "object", "required": ["id", "at", "author", "source", "action", "verification"],
+                     "properties": {"id": {"type": "integer"}, "at": {"type": "integer"},
+                                    "author": {"type": "string"}, "source": {"type": "string"},
+                                    "action": {"type": "string"}, "subject": {"type": "string"},
+                                    "detail": {"type": "string"}, "exercise": {"type": "integer"},
+                                    "verification": {"enum": ["a_verifier", "en_cours", "verifiee"]}}},
+}
+CREATED = {"type": "object", "required": ["id"], "properties": {"id": {"type": ["string", "integer"]}}}
+OPERATOR_PATHS = {
+    "/api/v1/alerts": {"post": operator("Create, update or cancel an official alert, signed by this kit.",
+                                        ref("NewAlert"), CREATED)},
+    "/api/v1/mode": {"post": operator("Switch the mode, the exercise flag and the current risk.", ref("Mode"),
+                                      ref("Mode"), ok="200")},
+    "/api/v1/moderation": {"get": operator("Residents' posts waiting for approval.", None, {
+        "type": "object", "required": ["pending"], "properties": {"pending": {"type": "array"}}},
+        ok="200", errors=())},
+    "/api/v1/moderation/{post_id}": {"post": operator(
+        "Approve (it goes on the radio) or reject a resident's post.",
+        {"type": "object", "required": ["decision"], "properties": {"decision": {"enum": ["approve", "reject"]}}},
+        {"type": "object", "required": ["state"], "properties": {"state": {"type": "string"}}},
+        ok="200", errors=("400", "404", "409"), params=[path_param("post_id", {"type": "integer"})])},
+    "/api/v1/messages/{uid}/hide": {"post": operator(
+        "Hide a shared message on every kit (a deletion that never comes undone).",
+        {"type": "object", "properties": {"reason": {"type": "string"}}}, CREATED, errors=("404",),
+        params=[path_param("uid", {"type": "string"})])},
+    "/api/v1/messages/{uid}/correct": {"post": operator(
+        "Correct a shared message's text on every kit.",
+        {"type": "object", "required": ["text"], "properties": {"text": {"type": "string", "maxLength": 280}}},
+        CREATED, errors=("400", "404"), params=[path_param("uid", {"type": "string"})])},
+    "/api/v1/journal": {
+        "get": operator("The main courante, newest first.", None, {
+            "type": "object", "required": ["entries"],
+            "properties": {"entries": {"type": "array", "items": ref("JournalEntry")}}}, ok="200",
+            params=[{"name": "since", "in": "query", "schema": {"type": "integer"}}]),
+        "post": operator("Add a line to the main courante (volunteers too).",
+                         {"type": "object", "required": ["detail"],
+                          "properties": {"detail": {"type": "string"}, "subject": {"type": "string"}}}, CREATED),
+    },
+    "/api/v1/journal/{entry}/verification": {"post": operator(
+        "Set an entry's verification state.",
+        {"type": "object", "required": ["state"], "properties": {"state": {"enum": ["a_verifier", "en_cours", "verifiee"]}}},
+        {"type": "object"}, ok="200", errors=("400", "404"), params=[path_param("entry", {"type": "integer"})])},
+    "/api/v1/sites/{slug}/status": {"post": operator(
+        "A site's status from the field (volunteers too): shown on every kit.",
+        {"type": "object", "required": ["status"],
+         "properties": {"status": {"type": "string"}, "present": {"type": "integer", "minimum": 0},
+                        "capacity": {"type": "integer", "minimum": 0},
+                        "needs": {"type": "array", "items": {"type": "string"}}}},
+        CREATED, errors=("400", "404"), params=[path_param("slug", {"type": "string"})])},
+}
+
+
+def _merged_paths() -> dict:
+    paths = {path: dict(operations) for path, operations in PATHS.items()}
+    for path, operations in OPERATOR_PATHS.items():
+        paths.setdefault(path, {}).update(operations)
+    return paths
+
+
 @lru_cache(maxsize=1)
 def document() -> dict:
     return {
         "openapi": "3.1.0",
         "info": {"title": "Kit tous risques", "version": "1",
-                 "description": "Offline crisis kit: public information, board, check-ins."},
-        "paths": PATHS,
-        "components": {"schemas": SCHEMAS},
+                 "description": "Offline crisis kit: public information, board, check-ins; and the crisis "
+                                "cell's operations, served only on the operators' listener."},
+        "paths": _merged_paths(),
+        "components": {"schemas": SCHEMAS,
+                       "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}}},
     }
