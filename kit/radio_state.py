@@ -8,5 +8,5 @@ class NoRadio:
     def status(self) -> dict:
         return {"state": "none", "node": None, "queue": 0, "airtime_pct": 0.0, "last_sync": None}
 
-    def published(self, record) -> None:
+    def published(self, record, source: str = "local") -> None:
         """Records stay in the outbox until a radio is attached."""

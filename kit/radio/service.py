@@ -108,9 +108,11 @@ class MeshService:
         pub.unsubscribe(self._on_receive, "meshtastic.receive")
         pub.unsubscribe(self._on_lost, "meshtastic.connection.lost")
 
-    def published(self, record: r.Record) -> None:
-        """The web app stored a local record (and its outbox row): send it."""
-        self.inbox.put(("local", record.uid))
+    def published(self, record: r.Record, source: str = "local") -> None:
+        """The web app stored a local record (and its outbox row): send it. `source` (the
+        phone's address for residents' check-ins) gets its fair share of airtime: one client
+        cannot crowd the others out of the radio."""
+        self.inbox.put(("local", (record.uid, source)))
 
     def status(self) -> dict:
         with self._lock:
@@ -224,7 +226,7 @@ class MeshService:
             if kind == "packet":
                 self._handle_packet(value)
             elif kind == "local":
-                self._queue_local(value)
+                self._queue_local(*value)
             elif kind == "lost":
                 self._disconnect("connection lost")
             try:
@@ -261,16 +263,16 @@ class MeshService:
     def _queue_outbox(self, now: float) -> None:
         """After a restart: the records that never fully went out go first."""
         for origin, seq in self.conn.execute("SELECT origin, seq FROM outbox ORDER BY seq").fetchall():
-            self._queue_local(r.Uid(origin, seq), now)
+            self._queue_local(r.Uid(origin, seq), now=now)
 
-    def _queue_local(self, uid: r.Uid, now: float | None = None) -> None:
+    def _queue_local(self, uid: r.Uid, source: str = "local", now: float | None = None) -> None:
         """Queue one of this kit's records. Before the radio is known the outbox keeps it; a
         record made under an earlier origin is served from the store when peers ask for it."""
         if self.engine is None or uid.origin != self.origin:
             return
         record = self.store.get(uid)
         if record is not None:
-            self.engine.publish(record, self.clock() if now is None else now)
+            self.engine.publish(record, self.clock() if now is None else now, source=source)
 
     def _transmit(self, now: float) -> None:
         while self.iface is not None:
@@ -478,7 +480,7 @@ class MeshService:
     def _publish(self, record_type, now: float, **fields) -> None:
         record = kit_records.publish(self.db, record_type, self.origin,
                                      exercise=self._exercise(), now=int(now), **fields)
-        self._queue_local(record.uid, now)
+        self._queue_local(record.uid, "radio", now)
 
     # --- airtime history across restarts ------------------------------------------------------
     def _load_history(self) -> list | None:

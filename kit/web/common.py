@@ -24,7 +24,7 @@ def publish(record_type, **fields):
     """Create this kit's record (stored and in the outbox) and tell the radio side."""
     state = kit_state()
     record = records.publish(get_db(), record_type, state["origin"], exercise=state["exercise"], **fields)
-    current_app.extensions["radio"].published(record)
+    current_app.extensions["radio"].published(record, source=f"web:{client_ip()}")
     return record
 
 
