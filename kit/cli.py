@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from . import config as kit_config
+from .exchange import commands as exchange_commands
 
 
 def _url(host: str, port: int) -> str:
@@ -48,7 +49,6 @@ def radio_config(args, **overrides):
 
 
 def serve(args) -> int:
-    from .radio import service as radio_service
     from .radio import spec as radio_spec
 
     started = time.monotonic()
@@ -75,7 +75,11 @@ def serve(args) -> int:
 
         mesh = Mesh(nodes=1).start()
         spec = radio_spec.RadioSpec("tcp", host="127.0.0.1", port=mesh.port(0))
-    radio = radio_service.start(app, spec, radio_config(args))
+    radio = None
+    if spec.kind != "none":  # the meshtastic package costs ~11 MB: only with a radio
+        from .radio import service as radio_service
+
+        radio = radio_service.start(app, spec, radio_config(args))
     server = serve_app(app, args.host, args.port)
     admin_server = None
     if admin_app is not None:
@@ -233,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--preset", default="LONG_FAST", help="LoRa preset of the simulated radios")
     d.add_argument("--sync-interval", type=float, default=600.0, metavar="SECONDS")
     d.set_defaults(handler=demo)
+    exchange_commands.register(commands)
     return parser
 
 

@@ -1,0 +1,183 @@
+"""Kit-to-kit bundle: one signed file on a USB stick, for when even LoRa does not reach.
+
+Format (version 1), a small JSON envelope:
+    {"format": "kit-tous-risques/bundle", "version": 1,
+     "signer": base64 Ed25519 public key, "signature": base64 64 bytes,
+     "payload": base64 of the payload's exact bytes (UTF-8 JSON)}
+The signature covers TAG + the payload bytes exactly, so a changed byte, a payload signed
+for another purpose or a key the importing kit does not trust are all refused before
+anything is read. The payload holds the sync log (every record: messages, alerts, site
+statuses, check-ins, corrections, deletions…), the shared content with its content_date,
+and the register of vulnerable people only when the exporter asked for it explicitly.
+
+Import merges records through `kit.records.ingest` (already held → nothing happens, so a
+second import adds nothing, and tombstones keep hiding their targets whatever the order),
+takes the content only if its content_date is newer, and merges the register (newer entry
+wins) only when the caller allows it.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import time
+from pathlib import Path
+
+from nacl.exceptions import BadSignatureError, CryptoError
+from nacl.signing import VerifyKey
+
+from .. import records, settings
+from ..db import schema_version, transaction
+from ..i18n import _
+from ..signing import public_key_text
+from ..storage import json_records
+from ..storage.projections import project, trusted_keys
+from ..storage.sqlite_store import SqliteStore
+from .vulnerable import Register
+
+FORMAT = "kit-tous-risques/bundle"
+VERSION = 1
+TAG = b"kit-tous-risques/bundle/v1\0"
+MAX_BYTES = 512 * 1024 * 1024
+CONTENT_TABLES = ("risks", "checklist_items", "contacts", "sites")
+
+
+class BundleError(ValueError):
+    """A bundle that cannot be made or read; the message says why, for the operator."""
+
+
+def payload(db, *, with_vulnerable: bool = False, data_dir=None) -> dict:
+    rows = db.execute("SELECT kind, origin, seq, created_at, exercise, body FROM records "
+                      "ORDER BY origin, seq").fetchall()
+    content = {}
+    for table in CONTENT_TABLES:
+        cursor = db.execute(f"SELECT * FROM {table}")
+        content[table] = {"columns": [d[0] for d in cursor.description], "rows": cursor.fetchall()}
+    out = {
+        "kit_id": settings.get(db, "kit_id", ""), "origin": int(settings.get(db, "kit_origin", "0")),
+        "created_at": int(time.time()), "schema_version": schema_version(db),
+        "records": [{"kind": k, "origin": o, "seq": s, "created_at": c, "exercise": bool(e), "body": b}
+                    for k, o, s, c, e, b in rows],
+        "content": {"content_date": settings.get(db, "content_date", ""), "tables": content},
+    }
+    if with_vulnerable:
+        out["vulnerable_people"] = Register(db, data_dir).export()
+    return out
+
+
+def seal(data: dict, key) -> bytes:
+    if key is None:
+        raise BundleError(_("This kit has no signing key: a bundle must be signed (kit keys new, "
+                            "then --signing-key)."))
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    envelope = {"format": FORMAT, "version": VERSION, "signer": public_key_text(key),
+                "signature": base64.b64encode(key.sign(TAG + body).signature).decode(),
+                "payload": base64.b64encode(body).decode()}
+    return json.dumps(envelope).encode("ascii")
+
+
+def export(db, path: str | Path, key, *, with_vulnerable: bool = False, data_dir=None) -> dict:
+    data = payload(db, with_vulnerable=with_vulnerable, data_dir=data_dir)
+    blob = seal(data, key)
+    path = Path(path)
+    temporary = path.with_name(path.name + ".part")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(blob)
+    os.replace(temporary, path)
+    return {"records": len(data["records"]), "vulnerable_people": len(data.get("vulnerable_people", []))}
+
+
+def open_bundle(blob: bytes, trusted: list[bytes]) -> dict:
+    """Check the envelope and the signature; return the payload. Refuses clearly."""
+    if len(blob) > MAX_BYTES:
+        raise BundleError(_("The bundle is too large."))
+    try:
+        envelope = json.loads(blob)
+        if envelope.get("format") != FORMAT:
+            raise ValueError
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        raise BundleError(_("This file is not a kit bundle, or it is damaged.")) from None
+    if envelope.get("version") != VERSION:
+        raise BundleError(_("This bundle's format version is not supported."))
+    try:
+        signer = base64.b64decode(envelope["signer"], validate=True)
+        signature = base64.b64decode(envelope["signature"], validate=True)
+        body = base64.b64decode(envelope["payload"], validate=True)
+    except (KeyError, TypeError, binascii.Error):
+        raise BundleError(_("This bundle is damaged or unsigned.")) from None
+    if signer not in trusted:
+        raise BundleError(_("This bundle is signed by a key this kit does not trust (%(key)s). "
+                            "Add it with --trust-key if it is your mairie's.",
+                            key=base64.b64encode(signer).decode()))
+    try:
+        VerifyKey(signer).verify(TAG + body, signature)
+    except (BadSignatureError, CryptoError, ValueError):
+        raise BundleError(_("The bundle's signature does not match its content: it was changed or "
+                            "damaged. Nothing was imported.")) from None
+    return json.loads(body)
+
+
+def _records(data: dict) -> list:
+    """Every record, parsed before anything is written (one bad record refuses the bundle)."""
+    parsed = []
+    for item in data.get("records", []):
+        try:
+            parsed.append(json_records.loads(item["kind"], int(item["origin"]), int(item["seq"]),
+                                             int(item["created_at"]), bool(item["exercise"]), item["body"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BundleError(_("A record in the bundle is not valid: %(error)s", error=str(exc))) from None
+    return parsed
+
+
+def _merge_content(db, content: dict) -> bool:
+    """Replace the shared content if the bundle's is newer. Sites keep their live state,
+    which the SiteStatus records rebuild (newest report wins)."""
+    theirs, ours = str(content.get("content_date") or ""), settings.get(db, "content_date", "") or ""
+    if not theirs or theirs <= ours:
+        return False
+    tables = content.get("tables", {})
+    if set(tables) != set(CONTENT_TABLES):
+        raise BundleError(_("The bundle's content is incomplete."))
+    db.execute("PRAGMA defer_foreign_keys=ON")
+    for table in reversed(CONTENT_TABLES):  # children first
+        db.execute(f"DELETE FROM {table}")
+    for table in CONTENT_TABLES:
+        ours_columns = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        columns = tables[table]["columns"]
+        keep = [i for i, c in enumerate(columns) if c in ours_columns]
+        names = [columns[i] for i in keep]
+        db.conn.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                            [[row[i] for i in keep] for row in tables[table]["rows"]])
+    db.execute("UPDATE sites SET status_at = 0")
+    store = SqliteStore(db.conn)
+    for row in db.execute("SELECT kind, origin, seq, created_at, exercise, body FROM records "
+                          "WHERE kind = 'site_status' ORDER BY created_at").fetchall():
+        project(store, json_records.loads(*row))
+    settings.put(db, "content_date", theirs)
+    return True
+
+
+def merge(db, data: dict, *, data_dir=None, with_vulnerable: bool = False) -> dict:
+    """Merge a verified payload, all or nothing. Returns what changed."""
+    parsed = _records(data)
+    summary = {"records": 0, "records_known": 0, "content": False, "vulnerable_people": 0,
+               "vulnerable_skipped": bool(data.get("vulnerable_people")) and not with_vulnerable}
+    with transaction(db):
+        summary["content"] = _merge_content(db, data.get("content") or {})
+        for record in parsed:
+            if records.ingest(db, record):
+                summary["records"] += 1
+            else:
+                summary["records_known"] += 1
+        if with_vulnerable and data.get("vulnerable_people"):
+            summary["vulnerable_people"] = Register(db, data_dir).merge(data["vulnerable_people"])
+    return summary
+
+
+def import_file(db, path_or_bytes, *, data_dir=None, with_vulnerable: bool = False,
+                extra_trust: list[bytes] = ()) -> dict:
+    blob = path_or_bytes if isinstance(path_or_bytes, bytes) else Path(path_or_bytes).read_bytes()
+    data = open_bundle(blob, [*trusted_keys(db.conn), *extra_trust])
+    return merge(db, data, data_dir=data_dir, with_vulnerable=with_vulnerable)

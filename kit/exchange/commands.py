@@ -1,0 +1,257 @@
+"""`kit bundle|backup|restore|timeline|purge|cap|csv|vcard`: the crisis cell's data in and
+out from the command line. Same functions as the web pages (kit/web/admin/data.py); every
+action is written in the main courante."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+DATA_HELP = "data folder (default $KIT_DATA or ./kit-data)"
+
+
+def _open(args):
+    """(database, data folder) of the kit in --data, created or upgraded."""
+    from .. import config as kit_config
+    from ..cli import open_database
+
+    return open_database(args.data), kit_config.build(args.data)["DATA_DIR"]
+
+
+def _log(db, action: str, subject: str = "", detail: str = "") -> None:
+    from .. import journal, settings
+
+    journal.log(db, "cli", "cli", action, subject, detail, verification="verifiee",
+                exercise=settings.get(db, "exercise") == "1")
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"kit {command}: {message}", file=sys.stderr)
+    return 2
+
+
+def _key(path):
+    from .. import signing
+
+    return signing.load_key(path) if path else None
+
+
+def bundle(args) -> int:
+    from . import bundle as bundles
+    from ..signing import KeyError_, parse_public_key
+
+    db, data_dir = _open(args)
+    try:
+        if args.action == "export":
+            summary = bundles.export(db, args.file, _key(args.signing_key), with_vulnerable=args.with_vulnerable,
+                                     data_dir=data_dir)
+            _log(db, "bundle.export", Path(args.file).name,
+                 f"{summary['records']} records" + (", register included" if args.with_vulnerable else ""))
+            print(f"Bundle written to {args.file}: {summary['records']} records, content"
+                  + (f", {summary['vulnerable_people']} register entries (CONFIDENTIAL)"
+                     if args.with_vulnerable else "") + ".")
+            return 0
+        extra = [parse_public_key(k) for k in args.trust_key]
+        summary = bundles.import_file(db, args.file, data_dir=data_dir, with_vulnerable=args.with_vulnerable,
+                                      extra_trust=extra)
+        _log(db, "bundle.import", Path(args.file).name, json.dumps(summary))
+        print(f"Bundle imported: {summary['records']} new records ({summary['records_known']} already here), "
+              f"content {'updated' if summary['content'] else 'unchanged'}"
+              + (f", {summary['vulnerable_people']} register entries merged" if args.with_vulnerable else "")
+              + (" (the bundle holds the register: add --with-vulnerable to merge it)"
+                 if summary["vulnerable_skipped"] else "") + ".")
+        return 0
+    except (bundles.BundleError, KeyError_, OSError) as exc:
+        return _fail(f"bundle {args.action}", str(exc))
+    finally:
+        db.conn.close()
+
+
+def backup(args) -> int:
+    from . import backup as backups
+
+    db, data_dir = _open(args)
+    try:
+        if args.binary:
+            backups.snapshot(db, args.file, with_vulnerable=args.with_vulnerable)
+        else:
+            backups.write(args.file, backups.build(db, with_vulnerable=args.with_vulnerable, data_dir=data_dir))
+        _log(db, "backup", Path(args.file).name, "register included" if args.with_vulnerable else "")
+        print(f"Backup written to {args.file}" + (" (includes the register: CONFIDENTIAL)"
+                                                    if args.with_vulnerable else "") + ".")
+        return 0
+    except (backups.BackupError, OSError) as exc:
+        return _fail("backup", str(exc))
+    finally:
+        db.conn.close()
+
+
+def restore(args) -> int:
+    from . import backup as backups
+
+    db, data_dir = _open(args)
+    try:
+        counts = backups.restore(db, backups.read(Path(args.file).read_bytes()), data_dir=data_dir)
+        _log(db, "restore", Path(args.file).name, json.dumps(counts))
+        print(f"Restored {sum(counts.values())} rows. Accounts were restored without passwords: "
+              "set one with `kit user passwd NAME`.")
+        return 0
+    except (backups.BackupError, OSError) as exc:
+        return _fail("restore", str(exc))
+    finally:
+        db.conn.close()
+
+
+def timeline(args) -> int:
+    from . import timeline as timelines
+
+    db, _data_dir = _open(args)
+    try:
+        Path(args.csv).write_text(timelines.to_csv(timelines.events(db)), encoding="utf-8")
+        _log(db, "timeline.export", Path(args.csv).name)
+        print(f"Timeline written to {args.csv}.")
+        return 0
+    finally:
+        db.conn.close()
+
+
+def purge(args) -> int:
+    from . import purge as purges
+
+    db, _data_dir = _open(args)
+    try:
+        counts = purges.purge(db, older_than_days=args.older_than, exercise=args.exercise)
+        _log(db, "purge", "", json.dumps({k: v for k, v in counts.items() if k != "cutoff"}))
+        print(f"Purged: {counts['records']} records, {counts['corrections']} corrections, "
+              f"{counts['pending_posts']} pending posts, {counts['journal']} main courante details.")
+        return 0
+    finally:
+        db.conn.close()
+
+
+def cap(args) -> int:
+    from . import cap as caps
+    from .. import records, settings
+    from ..signing import KeyError_
+
+    db, _data_dir = _open(args)
+    try:
+        if args.action == "export":
+            if args.id:
+                uid = records.parse_uid(args.id)
+            else:
+                row = db.execute("SELECT origin, seq FROM alerts ORDER BY sent_at DESC, seq DESC LIMIT 1").fetchone()
+                if row is None:
+                    return _fail("cap export", "no alert on this kit")
+                uid = tuple(row)
+            Path(args.file).write_bytes(caps.export_alert(db, *uid))
+            _log(db, "cap.export", f"{uid[0]:08x}-{uid[1]}")
+            print(f"CAP alert {uid[0]:08x}-{uid[1]} written to {args.file}.")
+            return 0
+        alert = caps.import_alert(db, _key(args.signing_key), int(settings.get(db, "kit_origin")),
+                                  Path(args.file).read_bytes(), by="cli",
+                                  kit_exercise=settings.get(db, "exercise") == "1")
+        uid = records.format_uid(alert.uid)
+        _log(db, "cap.import", uid, f"{alert.event}: {alert.headline}")
+        print(f"CAP alert imported as {uid}{' (EXERCICE)' if alert.exercise else ''}, signed by this kit.")
+        return 0
+    except (caps.CapError, KeyError_, ValueError, OSError) as exc:
+        return _fail(f"cap {args.action}", str(exc))
+    finally:
+        db.conn.close()
+
+
+def table(args) -> int:
+    from . import tabular
+
+    db, _data_dir = _open(args)
+    try:
+        if args.action == "export":
+            Path(args.file).write_text(tabular.export_csv(db, args.table, hxl=args.hxl), encoding="utf-8")
+            _log(db, f"{args.table}.export", Path(args.file).name)
+            print(f"{args.table} written to {args.file}.")
+            return 0
+        counts = tabular.import_csv(db, args.table, Path(args.file).read_bytes())
+        _log(db, f"{args.table}.import", Path(args.file).name, json.dumps(counts))
+        print(f"{args.table}: {counts['added']} added, {counts['updated']} updated.")
+        return 0
+    except tabular.ImportError_ as exc:
+        for error in exc.errors:
+            print(f"kit csv import: {error}", file=sys.stderr)
+        print("Nothing was imported.", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        return _fail(f"csv {args.action}", str(exc))
+    finally:
+        db.conn.close()
+
+
+def vcf(args) -> int:
+    from . import cards
+    from .. import settings
+
+    db, _data_dir = _open(args)
+    try:
+        Path(args.file).write_text(cards.contacts_vcf(db, settings.get(db, "kit_id", "kit")), encoding="utf-8")
+        _log(db, "contacts.vcard", Path(args.file).name)
+        print(f"Contacts written to {args.file}.")
+        return 0
+    finally:
+        db.conn.close()
+
+
+def register(commands) -> None:
+    b = commands.add_parser("bundle", help="signed kit-to-kit file (USB stick): records and content")
+    b.add_argument("action", choices=["export", "import"])
+    b.add_argument("file")
+    b.add_argument("--data", help=DATA_HELP)
+    b.add_argument("--signing-key", metavar="FILE", help="export: sign with this key (kit keys new)")
+    b.add_argument("--trust-key", action="append", default=[], metavar="PUBKEY",
+                   help="import: also trust bundles signed by this public key (repeatable)")
+    b.add_argument("--with-vulnerable", action="store_true",
+                   help="include (export) or merge (import) the confidential register of vulnerable people")
+    b.set_defaults(handler=bundle)
+
+    s = commands.add_parser("backup", help="full JSON backup of the kit (no passwords)")
+    s.add_argument("file")
+    s.add_argument("--data", help=DATA_HELP)
+    s.add_argument("--with-vulnerable", action="store_true", help="include the register (CONFIDENTIAL file)")
+    s.add_argument("--binary", action="store_true", help="a SQLite snapshot (VACUUM INTO) instead of JSON")
+    s.set_defaults(handler=backup)
+
+    r = commands.add_parser("restore", help="restore a JSON backup into a new, empty kit")
+    r.add_argument("file")
+    r.add_argument("--data", required=True, help="the new kit's data folder")
+    r.set_defaults(handler=restore)
+
+    t = commands.add_parser("timeline", help="export the crisis timeline (main courante, messages, alerts)")
+    t.add_argument("--csv", required=True, metavar="FILE")
+    t.add_argument("--data", help=DATA_HELP)
+    t.set_defaults(handler=timeline)
+
+    p = commands.add_parser("purge", help="blank residents' personal data older than the retention")
+    p.add_argument("--older-than", type=int, metavar="DAYS", help="default: the retention_days setting (30)")
+    p.add_argument("--exercise", action="store_true", help="also purge all exercise data, whatever its age")
+    p.add_argument("--data", help=DATA_HELP)
+    p.set_defaults(handler=purge)
+
+    c = commands.add_parser("cap", help="official alerts as CAP 1.2 XML")
+    c.add_argument("action", choices=["export", "import"])
+    c.add_argument("file")
+    c.add_argument("--id", help="export: the alert's id (default: the newest)")
+    c.add_argument("--signing-key", metavar="FILE", help="import: this kit signs the imported alert")
+    c.add_argument("--data", help=DATA_HELP)
+    c.set_defaults(handler=cap)
+
+    v = commands.add_parser("csv", help="contacts or sites as CSV (optional HXL row)")
+    v.add_argument("action", choices=["export", "import"])
+    v.add_argument("table", choices=["contacts", "sites"])
+    v.add_argument("file")
+    v.add_argument("--hxl", action="store_true", help="export: add the HXL hashtag row")
+    v.add_argument("--data", help=DATA_HELP)
+    v.set_defaults(handler=table)
+
+    k = commands.add_parser("vcard", help="every contact of the annuaire as vCard 3.0 (crisis cell)")
+    k.add_argument("file")
+    k.add_argument("--data", help=DATA_HELP)
+    k.set_defaults(handler=vcf)
