@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test demo bench i18n clean
+.PHONY: run test demo bench i18n clean render-example
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,3 +33,15 @@ i18n: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# The example kit's system files (build/example-root) and radio YAMLs (firmware-config/).
+render-example: $(STAMP)
+	$(BIN)/kit profile render deploy/example-kit.toml --out build/example-root
+	$(BIN)/kit radio-config deploy/example-kit.toml --out firmware-config/kit-radio.example.yaml
+	$(BIN)/kit radio-config deploy/example-kit.toml --handheld --out firmware-config/handheld.example.yaml
+	chmod 644 firmware-config/*.example.yaml
+
+# Benchmarks (BENCHMARKS.md). wrk comes from Debian's packages.
+bench: $(STAMP)
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python bench/run_all.py

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from . import config as kit_config
+from .deploy import commands as deploy_commands
 from .exchange import commands as exchange_commands
 
 
@@ -52,6 +53,16 @@ def serve(args) -> int:
     from .radio import spec as radio_spec
 
     started = time.monotonic()
+    profile = None
+    if args.profile:  # the kit profile (kit.toml) fills the options left open
+        from . import profile as kit_profile
+
+        try:
+            profile = kit_profile.load(args.profile)
+        except kit_profile.ProfileError as exc:
+            print(f"kit serve: {exc}", file=sys.stderr)
+            return 2
+        kit_profile.apply_to_args(profile, args)
     try:
         spec = radio_spec.resolve(radio_spec.parse(args.radio))
     except ValueError as exc:
@@ -64,6 +75,11 @@ def serve(args) -> int:
     except ValueError as exc:  # a bad key or option: say which, do not start
         print(f"kit serve: {exc}", file=sys.stderr)
         return 2
+    if profile is not None:
+        generated = kit_profile.apply_to_database(profile, app.config["DATABASE"])
+        if generated:  # shown once, in the journal; only its hash is kept
+            print(f"First crisis-cell account {profile.admin_name!r} (admin) created. Its password, "
+                  f"shown only now: {generated}", flush=True)
     admin_app = None
     if admin_listen:
         from .app import create_app
@@ -92,11 +108,18 @@ def serve(args) -> int:
     if admin_server is not None:
         print(f"Crisis cell: {_url(*admin_listen)}admin/  (operators only; never on the residents' Wi-Fi)",
               flush=True)
+    from . import systemd
+
+    systemd.ready(f"serving {url}")
+    watchdog = systemd.start_watchdog(args.host, args.port, app.config["DATABASE"])
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
+        systemd.stopping()
+        if watchdog:
+            watchdog.stop()
         server.close()
         if admin_server is not None:
             admin_server.close()
@@ -216,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--signing-key", metavar="FILE", help="sign official alerts with this key (kit keys new)")
     p.add_argument("--trust-key", action="append", default=[], metavar="PUBKEY",
                    help="a public key whose alerts this kit shows as official (repeatable)")
+    p.add_argument("--profile", metavar="FILE", help="the kit profile (kit.toml): identity, keys, radio, first admin")
     p.set_defaults(handler=serve)
 
     u = commands.add_parser("user", help="operator accounts (no account exists until you add one)")
@@ -238,6 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--sync-interval", type=float, default=600.0, metavar="SECONDS")
     d.set_defaults(handler=demo)
     exchange_commands.register(commands)
+    deploy_commands.register(commands)
     return parser
 
 
