@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from .. import records
+from ..moderation import POST_TYPES
 from ..content import AUDIENCES
 from ..db import get_db
 from ..i18n import _
@@ -15,6 +16,7 @@ from .pages import all_risks, checklist, public_contacts, public_sites
 from .safe import record_checkin
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+POST_KINDS = tuple(POST_TYPES)  # what residents may post; "radio" texts come from the mesh
 
 
 def error(message: str, status: int, **extra):
@@ -61,42 +63,40 @@ def list_messages():
                     "pending": records.pending_posts(get_db(), tuple(kinds), limit=200)})
 
 
+def checked_post(text_fields: tuple[str, str], validate):
+    """The JSON body validated like the form, within the rate limit: (values, None), or
+    (None, the error answer)."""
+    data = json_body()
+    if data is None:
+        return None, error(_("The body must be a JSON object."), 400)
+    if not all(isinstance(data.get(k, ""), str) for k in text_fields):
+        return None, error(_("'%(a)s' and '%(b)s' must be strings.", a=text_fields[0], b=text_fields[1]), 400)
+    values, errors = validate(data)
+    if errors:
+        return None, error(" ".join(errors), 400, errors=errors)
+    wait = rate_limited("post")
+    if wait:
+        body, status = error(too_many(wait), 429)
+        return None, (body, status, {"Retry-After": str(wait)})
+    return values | {"kind": data.get("kind")}, None
+
+
 @bp.post("/v1/messages")
 def post_message():
     data = json_body()
-    if data is None:
-        return error(_("The body must be a JSON object."), 400)
-    kind = data.get("kind")
-    if kind not in records.BOARD_KINDS:
+    if data is not None and data.get("kind") not in POST_KINDS:
         return error(_("'kind' must be board, need or offer."), 400)
-    if not all(isinstance(data.get(k, ""), str) for k in ("text", "name")):
-        return error(_("'text' and 'name' must be strings."), 400)
-    values, errors = forms.validate_post(data)
-    if errors:
-        return error(" ".join(errors), 400, errors=errors)
-    wait = rate_limited("post")
-    if wait:
-        response = error(too_many(wait), 429)
-        response[0].headers["Retry-After"] = str(wait)
-        return response
-    return jsonify({"id": submit_post(kind, values), "pending": True}), 201
+    values, refused = checked_post(("text", "name"), forms.validate_post)
+    if refused:
+        return refused
+    return jsonify({"id": submit_post(values["kind"], values), "pending": True}), 201
 
 
 @bp.post("/v1/safe")
 def post_checkin():
-    data = json_body()
-    if data is None:
-        return error(_("The body must be a JSON object."), 400)
-    if not all(isinstance(data.get(k, ""), str) for k in ("name", "note")):
-        return error(_("'name' and 'note' must be strings."), 400)
-    values, errors = forms.validate_checkin(data)
-    if errors:
-        return error(" ".join(errors), 400, errors=errors)
-    wait = rate_limited("post")
-    if wait:
-        response = error(too_many(wait), 429)
-        response[0].headers["Retry-After"] = str(wait)
-        return response
+    values, refused = checked_post(("name", "note"), forms.validate_checkin)
+    if refused:
+        return refused
     record = record_checkin(values)
     return jsonify({"id": records.format_uid(record.uid)}), 201
 

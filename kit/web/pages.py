@@ -157,25 +157,25 @@ def set_lang(lang: str):
     return response
 
 
+def _error_page(status: int, api_message: str, title: str, message: str):
+    if request.path.startswith("/api/"):
+        return {"error": api_message}, status
+    return render_template("error.html", title=title, message=message), status
+
+
 @bp.app_errorhandler(404)
 def not_found(_error):
-    if request.path.startswith("/api/"):
-        return {"error": _("No such API route.")}, 404
-    return render_template("error.html", title=_("Page not found"),
-                           message=_("This page does not exist on this kit.")), 404
+    return _error_page(404, _("No such API route."), _("Page not found"),
+                       _("This page does not exist on this kit."))
 
 
 @bp.app_errorhandler(405)
 def wrong_method(_error):
-    if request.path.startswith("/api/"):
-        return {"error": _("This method is not allowed here.")}, 405
-    return render_template("error.html", title=_("Not allowed"),
-                           message=_("This page cannot be used that way.")), 405
+    return _error_page(405, _("This method is not allowed here."), _("Not allowed"),
+                       _("This page cannot be used that way."))
 
 
 @bp.app_errorhandler(413)
 def too_large(_error):
-    if request.path.startswith("/api/"):
-        return {"error": _("What you sent is too long for this kit.")}, 413
-    return render_template("error.html", title=_("Too long"),
-                           message=_("What you sent is too long for this kit.")), 413
+    too_long = _("What you sent is too long for this kit.")
+    return _error_page(413, too_long, _("Too long"), too_long)
