@@ -250,8 +250,13 @@ class MeshService:
         self._save_history()
 
     def _publish_health(self, now: float) -> None:
-        """This kit's health for the crisis cells' dashboards: at start, then every interval."""
-        if self.config.health_interval_s <= 0 or now < self._health_at:
+        """This kit's health for the crisis cells' dashboards: once the link and the sync
+        have settled after a start (at most 10 min), then every interval."""
+        if self.config.health_interval_s <= 0:
+            return
+        if not self._health_at:
+            self._health_at = now + min(self.config.health_interval_s, health.FIRST_REPORT_S)
+        if now < self._health_at:
             return
         self._health_at = now + self.config.health_interval_s
         engine_status = self.engine.status(now)

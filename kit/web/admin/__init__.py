@@ -119,12 +119,6 @@ def logout():
     return redirect("/admin/login", 303)
 
 
-@bp.get("/")
-@requires("volunteer")
-def home():
-    return render_template("admin/home.html")
-
-
 @bp.app_context_processor
 def inject_user():
     return {"operator": g.get("user")}

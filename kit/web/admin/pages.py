@@ -1,0 +1,48 @@
+"""The crisis cell's dashboard: every kit's health, every site, open needs and offers,
+the latest field reports and active alerts, with their age. Prints on one A4 page."""
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, render_template
+
+from ... import health, moderation, records
+from ...db import get_db
+from ..common import kit_state, radio_status
+from . import requires
+from .view import age, needs_text, rows, site_status_labels, site_type_labels
+
+bp = Blueprint("admin_pages", __name__, url_prefix="/admin")
+bp.add_app_template_filter(age, "age")
+
+SHOWN = {"needs": 10, "reports": 8}  # what fits one A4 page beside the kits and sites
+
+
+@bp.get("/")
+@requires("volunteer")
+def dashboard():
+    db = get_db()
+    state = kit_state()
+    sites = rows("SELECT slug, name, type, status, present, capacity, needs, status_at, updated_at "
+                 "FROM sites ORDER BY position")
+    for site in sites:
+        site["needs_text"] = needs_text(site["needs"])
+    return render_template(
+        "admin/dashboard.html",
+        now=time.time(),
+        this_kit=health.fields(radio_status(), state["mode"]),
+        kits=health.latest(db),
+        silent_after_min=health.SILENT_AFTER_S // 60,
+        sites=sites,
+        needs=rows("SELECT origin, seq, kind, text, name, created_at, exercise FROM messages "
+                   "WHERE kind IN ('need', 'offer') AND hidden = 0 ORDER BY created_at DESC LIMIT ?",
+                   [SHOWN["needs"]]),
+        waiting=records.pending_posts(db, ("need", "offer")),
+        reports=rows("SELECT origin, seq, location, incident, severity, text, created_at, exercise "
+                     "FROM field_reports WHERE hidden = 0 ORDER BY created_at DESC LIMIT ?", [SHOWN["reports"]]),
+        alerts=records.active_alerts(db),
+        pending=len(moderation.pending(db)),
+        to_check=db.execute("SELECT count(*) FROM journal WHERE verification = 'a_verifier'").fetchone()[0],
+        statuses=site_status_labels(),
+        types=site_type_labels(),
+    )
