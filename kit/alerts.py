@@ -10,6 +10,7 @@ import time
 from datetime import datetime
 
 from . import records
+from .i18n import _
 from .mesh import records as r
 from .signing import sign_alert
 from .storage.projections import cap_name
@@ -32,7 +33,7 @@ def from_cap_name(enum, value: str):
         if cap_name(member).lower() == str(value).strip().lower():
             return member
     choices = ", ".join(cap_name(m) for m in enum)
-    raise AlertError(f"{value!r} is not one of: {choices}")
+    raise AlertError(_("%(value)s is not one of: %(choices)s", value=repr(value), choices=choices))
 
 
 def parse_time(value) -> int | None:
@@ -44,9 +45,9 @@ def parse_time(value) -> int | None:
     try:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
-        raise AlertError(f"'expires': not a date-time: {value!r}") from None
+        raise AlertError(_("'expires': not a date-time: %(value)s", value=repr(value))) from None
     if moment.tzinfo is None:
-        raise AlertError("'expires': give the time zone offset, e.g. 2026-11-22T18:00:00+01:00")
+        raise AlertError(_("'expires': give the time zone offset, e.g. 2026-11-22T18:00:00+01:00"))
     return int(moment.timestamp())
 
 
@@ -57,38 +58,39 @@ def fields_from(data: dict) -> dict:
         try:
             fields[name] = from_cap_name(enum, data.get(name) or DEFAULTS[name])
         except AlertError as exc:
-            raise AlertError(f"'{name}': {exc}") from None
+            raise AlertError(_("'%(field)s': %(problem)s", field=name, problem=exc)) from None
     for name, limit in LIMITS.items():
         value = data.get(name, "")
         if not isinstance(value, str):
-            raise AlertError(f"'{name}' must be text")
+            raise AlertError(_("'%(field)s' must be text", field=name))
         value = value.strip()
         if name in ("event", "headline") and not value:
-            raise AlertError(f"'{name}' is required")
+            raise AlertError(_("'%(field)s' is required", field=name))
         if len(value) > limit:
-            raise AlertError(f"'{name}': {len(value)} characters, the limit is {limit}")
+            raise AlertError(_("'%(field)s': %(count)d characters, the limit is %(limit)d",
+                                 field=name, count=len(value), limit=limit))
         fields[name] = value
     fields["expires"] = parse_time(data.get("expires"))
     if fields["expires"] is not None and fields["expires"] <= time.time():
-        raise AlertError("'expires' is already past")
+        raise AlertError(_("'expires' is already past"))
     references = data.get("references") or None
     if fields["msg_type"] != r.MsgType.ALERT:
         if not references:
-            raise AlertError("an Update or a Cancel gives 'references': the id of the alert it replaces")
+            raise AlertError(_("an Update or a Cancel gives 'references': the id of the alert it replaces"))
         try:
             fields["references"] = r.Uid(*records.parse_uid(references))
         except ValueError as exc:
-            raise AlertError(f"'references': {exc}") from None
+            raise AlertError(_("'%(field)s': %(problem)s", field="references", problem=exc)) from None
     return fields
 
 
 def publish(db, key, origin: int, fields: dict, *, exercise: bool) -> r.Alert:
     """Sign and store a new alert (it goes first on the radio: the alert lane)."""
     if key is None:
-        raise AlertError("this kit has no signing key: start it with --signing-key (see kit keys new)")
+        raise AlertError(_("this kit has no signing key: start it with --signing-key (see kit keys new)"))
     if fields.get("references") and not db.execute(
             "SELECT 1 FROM alerts WHERE origin = ? AND seq = ?", fields["references"]).fetchone():
-        raise AlertError("'references': no such alert on this kit")
+        raise AlertError(_("'references': no such alert on this kit"))
     known = {f.name for f in dataclasses.fields(r.Alert)}
     return records.publish(db, r.Alert, origin, exercise=exercise,
                            finish=lambda alert: sign_alert(alert, key),

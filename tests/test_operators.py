@@ -157,7 +157,8 @@ def test_alert_update_and_cancel(app, admin_app, as_role):
     ({"event": "x", "headline": "y", "expires": "demain"}, "date"),
 ])
 def test_bad_alerts_are_refused_clearly(admin_app, as_role, body, fragment):
-    response = admin_app.test_client().post("/api/v1/alerts", headers=as_role("operator"), json=body)
+    response = admin_app.test_client().post("/api/v1/alerts", headers=as_role("operator") | {"Accept-Language": "en"},
+                                            json=body)
     assert response.status_code == 400 and fragment in response.json["error"]
 
 
