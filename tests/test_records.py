@@ -193,3 +193,16 @@ def test_name_key_folds_what_people_type_differently():
     assert name_key("  Jean-Pierre  DURAND ") == name_key("jean pierre durand")
     assert name_key("Élodie Lefèvre") == name_key("elodie lefevre")
     assert name_key("Durand") != name_key("Jean Durand")
+
+
+def test_a_drills_site_status_shows_during_the_drill_only(tmp_path):
+    from kit.sites import shown
+    database = fresh(tmp_path)
+    database.execute("INSERT INTO sites (slug, position, name, type, address, lat, lon, status, visibility, "
+                     "updated_at) VALUES ('g', 4, 'Gymnase', 'hebergement', 'a', 47, 2, 'ouvert', 'public', '')")
+    records.ingest(database, r.SiteStatus(origin=1, seq=1, created_at=100, exercise=True, site=4,
+                                          status=r.SiteState.EVACUE))
+    during = shown(database, exercise=True)[0]
+    after = shown(database, exercise=False)[0]
+    assert (during["status"], during["drill"]) == ("evacue", 1)
+    assert (after["status"], after["drill"]) == ("ouvert", 0)  # the real status was never touched

@@ -115,7 +115,19 @@ def _alert(conn, record: r.Alert, shown) -> None:
 
 
 def _site_status(conn, record: r.SiteStatus, _shown) -> None:
-    """Newest report wins, whatever order reports arrive in."""
+    """Newest report wins, whatever order reports arrive in. A drill's reports go to their
+    own table (kit/sites.py shows them over the real status during the drill)."""
+    if record.exercise:
+        conn.execute(
+            "INSERT INTO site_exercise_status (position, status, present, capacity, needs, updated_at, status_at) "
+            "SELECT position, ?, ?, ?, ?, ?, ? FROM sites WHERE position = ? "
+            "ON CONFLICT (position) DO UPDATE SET status = excluded.status, "
+            "present = COALESCE(excluded.present, present), capacity = COALESCE(excluded.capacity, capacity), "
+            "needs = excluded.needs, updated_at = excluded.updated_at, status_at = excluded.status_at "
+            "WHERE excluded.status_at >= site_exercise_status.status_at",
+            (SITE_STATUS[record.status], record.present, record.capacity, int(record.needs),
+             iso(record.created_at), record.created_at, record.site))
+        return
     conn.execute(
         "UPDATE sites SET status = ?, present = COALESCE(?, present), capacity = COALESCE(?, capacity), "
         "needs = ?, updated_at = ?, status_at = ? WHERE position = ? AND status_at <= ?",

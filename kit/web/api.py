@@ -173,6 +173,7 @@ def sites():
     return jsonify({"sites": [
         {"slug": s["slug"], "name": s["name"], "type": s["type"], "address": s["address"],
          "lat": s["lat"], "lon": s["lon"], "capacity": s["capacity"], "present": s["present"],
-         "status": s["status"], "amenities": s["amenities"].split(), "updated_at": s["updated_at"]}
+         "status": s["status"], "amenities": s["amenities"].split(), "updated_at": s["updated_at"],
+         "exercise": bool(s["drill"])}
         for s in public_sites()
     ]})

@@ -140,6 +140,7 @@ SCHEMAS = {
             "status": {"enum": ["ferme", "en-preparation", "ouvert", "complet", "evacue"]},
             "amenities": {"type": "array", "items": {"type": "string"}},
             "updated_at": {"type": "string"},
+            "exercise": {"type": "boolean", "description": "a status reported during the drill in progress"},
         },
     },
 }

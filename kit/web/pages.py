@@ -6,6 +6,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, abort, redirect, render_template, request
 
 from .. import i18n, records, vcard
+from ..sites import shown as sites_shown
 from ..content import AUDIENCES, PHASES
 from ..db import get_db
 from ..i18n import _
@@ -124,10 +125,8 @@ def contact_vcf(slug: str):
 
 def public_sites() -> list[dict]:
     marks = ", ".join("?" * len(PUBLIC_SITE_TYPES))
-    return rows(
-        f"SELECT * FROM sites WHERE visibility = 'public' AND type IN ({marks}) ORDER BY position",
-        PUBLIC_SITE_TYPES,
-    )
+    return sites_shown(get_db(), exercise=kit_state()["exercise"],
+                       where=f"s.visibility = 'public' AND s.type IN ({marks})", params=PUBLIC_SITE_TYPES)
 
 
 def geo_uri(site: dict) -> str:

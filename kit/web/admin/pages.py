@@ -12,6 +12,8 @@ from ..common import kit_state, radio_status
 from . import requires
 from .view import age, needs_text, rows, site_status_labels, site_type_labels
 
+from ...sites import shown as sites_shown
+
 bp = Blueprint("admin_pages", __name__, url_prefix="/admin")
 bp.add_app_template_filter(age, "age")
 
@@ -23,8 +25,7 @@ SHOWN = {"needs": 10, "reports": 8}  # what fits one A4 page beside the kits and
 def dashboard():
     db = get_db()
     state = kit_state()
-    sites = rows("SELECT slug, name, type, status, present, capacity, needs, status_at, updated_at "
-                 "FROM sites ORDER BY position")
+    sites = sites_shown(db, exercise=state["exercise"])
     for site in sites:
         site["needs_text"] = needs_text(site["needs"])
     return render_template(
