@@ -40,7 +40,7 @@ def api_routes(app) -> set:
     routes = set()
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api"):
-            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+            path = re.sub(r"<(?:[^:>]+:)?(\w+)>", r"{\1}", rule.rule)
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 routes.add((path, method.lower()))
     return routes
@@ -145,3 +145,10 @@ def test_checkin_and_lookup(client, spec):
 def test_api_errors_are_json(client):
     assert client.get("/api/v1/nothing").json["error"]
     assert client.delete("/api/v1/messages").status_code == 405
+
+
+def test_numbers_too_big_for_the_database_are_refused(client, admin_app):
+    assert client.get("/api/v1/messages?since=99999999999999999999999").status_code == 400
+    assert client.get("/api/v1/messages?since=-1").status_code == 400
+    assert admin_app.test_client().post("/api/v1/moderation/99999999999999999999999",
+                                        json={"decision": "reject"}).status_code in (401, 404)

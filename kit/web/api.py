@@ -10,7 +10,7 @@ from ..db import get_db
 from ..i18n import _
 from . import forms
 from .board import submit_post, too_many
-from .common import kit_state, radio_status, rate_limited
+from .common import kit_state, radio_status, rate_limited, whole_number
 from .openapi import document
 from .pages import all_risks, checklist, public_contacts, public_sites
 from .safe import record_checkin
@@ -50,9 +50,8 @@ def status():
 
 @bp.get("/v1/messages")
 def list_messages():
-    try:
-        since = int(request.args.get("since", 0))
-    except ValueError:
+    since = whole_number(request.args.get("since", "0"))
+    if since is None:
         return error(_("'since' must be a whole number (a cursor from an earlier answer)."), 400)
     kinds = request.args.getlist("kind") or list(records.BOARD_KINDS)
     if not set(kinds) <= set(records.BOARD_KINDS):

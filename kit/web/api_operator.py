@@ -15,7 +15,7 @@ from ..radio.commands import NEEDS, STATES
 from ..names import name_key
 from .admin import actions, current_user, requires
 from .admin.actions import sent
-from .common import kit_state
+from .common import kit_state, whole_number
 
 bp = Blueprint("api_operator", __name__, url_prefix="/api/v1")
 
@@ -86,7 +86,7 @@ def moderation_queue():
         for p in moderation.pending(get_db())]})
 
 
-@bp.post("/moderation/<int:post_id>")
+@bp.post("/moderation/<int(max=2147483647):post_id>")
 @requires("operator")
 def moderate(post_id: int):
     data = body() or {}
@@ -134,9 +134,8 @@ def correct(uid: str):
 @bp.get("/journal")
 @requires("operator")
 def read_journal():
-    try:
-        since = int(request.args.get("since", 0))
-    except ValueError:
+    since = whole_number(request.args.get("since", "0"))
+    if since is None:
         return error(_("'since' must be a whole number (unix seconds)."))
     return jsonify({"entries": journal.entries(get_db(), since=since)})
 
@@ -154,7 +153,7 @@ def write_journal():
     return jsonify({"id": entry}), 201
 
 
-@bp.post("/journal/<int:entry>/verification")
+@bp.post("/journal/<int(max=2147483647):entry>/verification")
 @requires("operator")
 def verify_entry(entry: int):
     state = (body() or {}).get("state")

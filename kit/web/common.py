@@ -41,6 +41,15 @@ def rate_limited(bucket: str) -> int:
     return current_app.extensions["ratelimit"].hit(bucket, client_ip())
 
 
+def whole_number(text: str, limit: int = 2**62) -> int | None:
+    """A query parameter as a non-negative integer SQLite can hold, else None."""
+    try:
+        value = int(text)
+    except (TypeError, ValueError):
+        return None
+    return value if 0 <= value < limit else None
+
+
 def now() -> int:
     return int(time.time())
 

@@ -84,7 +84,7 @@ def add_item(slug: str):
     return redirect(f"/admin/contenu/consignes/{slug}?ok={item_id}#i{item_id}", 303)
 
 
-@bp.post("/consignes/<slug>/<int:item_id>")
+@bp.post("/consignes/<slug>/<int(max=2147483647):item_id>")
 @requires("operator")
 def save_item(slug: str, item_id: int):
     risk_or_404(slug)

@@ -98,7 +98,7 @@ def add():
     return redirect(f"/admin/main-courante?{urlencode(kept_filters() | {'ok': entry})}#e{entry}", 303)
 
 
-@bp.post("/main-courante/<int:entry>/verification")
+@bp.post("/main-courante/<int(max=2147483647):entry>/verification")
 @requires("operator")
 def verify(entry: int):
     try:

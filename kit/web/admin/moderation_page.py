@@ -35,7 +35,7 @@ def page():
     return render()
 
 
-@bp.post("/moderation/<int:post_id>")
+@bp.post("/moderation/<int(max=2147483647):post_id>")
 @requires("operator")
 def decide(post_id: int):
     decision = request.form.get("decision")
