@@ -203,7 +203,10 @@ class MeshService:
             return 0.0
         now = self.clock()
         wakeup = self.engine.next_wakeup(now)
-        clock_times = [5.0 * self.config.speed]
+        # No polling: sleep until the next thing due (an inbox item wakes the loop at once).
+        clock_times = [self.config.heartbeat_s * self.config.speed]
+        if self._health_at:
+            clock_times.append(self._health_at - now)
         if wakeup is not None:
             clock_times.append(wakeup - now)
         if self._retry:
