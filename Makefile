@@ -27,9 +27,9 @@ test: $(STAMP)
 
 # Refresh the gettext catalogs after changing user-facing strings.
 i18n: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k _l -o kit/translations/messages.pot .
-	$(BIN)/pybabel update -i kit/translations/messages.pot -d kit/translations --no-fuzzy-matching
-	$(BIN)/pybabel compile -d kit/translations
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k _l -o kit/web/translations/messages.pot .
+	$(BIN)/pybabel update -i kit/web/translations/messages.pot -d kit/web/translations --no-fuzzy-matching
+	$(BIN)/pybabel compile -d kit/web/translations
 
 clean:
 	rm -rf $(VENV) .pytest_cache

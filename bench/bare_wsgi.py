@@ -4,7 +4,7 @@ import sys
 
 from waitress import serve
 
-from kit.config import WAITRESS
+from kit.core.config import WAITRESS
 
 
 def main() -> None:

@@ -15,8 +15,8 @@ from urllib.parse import urljoin, urlparse
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
 
-from kit import config as kit_config  # noqa: E402
-from kit.app import create_app  # noqa: E402
+from kit.core import config as kit_config  # noqa: E402
+from kit.web.app import create_app  # noqa: E402
 
 
 def crawl(client) -> dict[str, tuple[int, int]]:

@@ -76,7 +76,7 @@ def main() -> int:
     data = tempfile.mkdtemp(prefix="kit-bench-")
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     kit_port = free_port()
-    kit = subprocess.Popen([sys.executable, "-m", "kit.cli", "serve", "--data", data, "--port", str(kit_port),
+    kit = subprocess.Popen([sys.executable, "-m", "kit", "serve", "--data", data, "--port", str(kit_port),
                             "--radio", "none", "--admin-listen", "none"], env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     servers = [kit]

@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from werkzeug.security import generate_password_hash
 
-from kit import auth
-from kit import profile as kit_profile
+from kit.core import auth
+from kit.deploy import profile as kit_profile
 from kit.deploy import bootconfig, radio_config
 
 

@@ -2,14 +2,14 @@ import re
 
 import pytest
 
-from kit import config as kit_config
-from kit.app import create_app
+from kit.core import config as kit_config
+from kit.web.app import create_app
 
 
 @pytest.fixture
 def signing_key(tmp_path):
     """The mairie's key: this kit signs with it (and so trusts it)."""
-    from kit import signing
+    from kit.crypto import signing
 
     path = tmp_path / "mairie.key"
     signing.new_key(path)

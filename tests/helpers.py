@@ -1,7 +1,7 @@
 """Small builders shared by tests."""
-from kit import records
+from kit.storage import queries as records
 from kit.mesh import records as r
-from kit.signing import sign_alert
+from kit.crypto.signing import sign_alert
 
 ALERT_DEFAULTS = dict(category=r.Category.MET, event="Crue", urgency=r.Urgency.IMMEDIATE,
                       severity=r.Severity.SEVERE, certainty=r.Certainty.LIKELY,

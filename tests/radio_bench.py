@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
-from kit import config as kit_config
-from kit import db, records
-from kit.app import create_app
+from kit.core import config as kit_config
+from kit.storage import db, queries as records
+from kit.web.app import create_app
 from kit.radio.service import MeshService, ServiceConfig
 from kit.radio.spec import RadioSpec
 from kit.sim import Mesh

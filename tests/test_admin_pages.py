@@ -9,8 +9,9 @@ import pytest
 import segno
 from test_operators import login
 
-from kit import auth, journal, moderation, settings
-from kit.db import connect
+from kit.core import auth, journal, moderation
+from kit.storage import settings
+from kit.storage.db import connect
 from kit.mesh import records as r
 from kit.web.admin import printables
 
@@ -320,7 +321,7 @@ def test_long_ssids_are_cut_to_32_bytes():
 
 
 def test_dashboard_shows_kits_sites_needs_reports_with_age(as_role, db):
-    from kit import records
+    from kit.storage import queries as records
 
     origin = int(settings.get(db, "kit_origin"))
     records.publish(db, r.Health, 0x0BADCAFE, exercise=False, now=int(time.time()) - 7200, uptime_s=5000,
@@ -366,7 +367,7 @@ def test_forms_without_a_csrf_token_are_refused(as_role, db):
 
 
 def test_every_cap_value_has_a_label_in_the_form(admin_app):
-    from kit import alerts
+    from kit.core import alerts
     from kit.web.admin import alerts_page
 
     with admin_app.test_request_context():

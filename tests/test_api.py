@@ -79,8 +79,8 @@ def test_post_waits_for_moderation_then_lists_with_cursor(app, client, spec):
     check_response(spec, "/api/v1/messages", "post", created)
     listing = client.get("/api/v1/messages").json
     assert listing["messages"] == [] and [m["text"] for m in listing["pending"]] == ["Couvertures"]
-    from kit import moderation
-    from kit.db import connect
+    from kit.core import moderation
+    from kit.storage.db import connect
     db = connect(app.config["DATABASE"])
     origin = int(db.execute("SELECT value FROM settings WHERE key='kit_origin'").fetchone()[0])
     approved = moderation.approve(db, 1, "op", origin)

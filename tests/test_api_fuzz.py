@@ -10,11 +10,11 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
                                                status_code_conformance)
 
-from kit import auth
-from kit import config as kit_config
-from kit.app import create_app
-from kit.db import connect
-from kit.signing import new_key
+from kit.core import auth
+from kit.core import config as kit_config
+from kit.web.app import create_app
+from kit.storage.db import connect
+from kit.crypto.signing import new_key
 
 pytestmark = pytest.mark.slow
 

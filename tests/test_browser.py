@@ -6,8 +6,8 @@ import threading
 import pytest
 from waitress import create_server
 
-from kit import config as kit_config
-from kit.app import create_app
+from kit.core import config as kit_config
+from kit.web.app import create_app
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from kit import profile as kit_profile
+from kit.deploy import profile as kit_profile
 from kit.deploy import render
 
 pytestmark = pytest.mark.netns
@@ -159,7 +159,7 @@ def bench(tmp_path_factory):
                 "--log-facility=-", log=tmp / "dnsmasq.log")
 
         # The real kit app on port 80, the crisis cell on the kit's loopback only.
-        b.spawn(b.kit, sys.executable, "-m", "kit.cli", "serve", "--profile", str(tmp / "kit.toml"),
+        b.spawn(b.kit, sys.executable, "-m", "kit", "serve", "--profile", str(tmp / "kit.toml"),
                 "--data", str(tmp / "data"), "--host", "0.0.0.0", "--port", "80",
                 "--portal-url", "http://kit.lan/", "--admin-listen", "127.0.0.1:8081",
                 log=tmp / "kit.log")

@@ -43,7 +43,7 @@ def wait_for(predicate, timeout):
 
 
 def kit_command(*args):
-    return subprocess.run([sys.executable, "-m", "kit.cli", *map(str, args)], check=True,
+    return subprocess.run([sys.executable, "-m", "kit", *map(str, args)], check=True,
                           capture_output=True, text=True).stdout.strip().splitlines()[-1]
 
 
@@ -76,7 +76,7 @@ def test_three_kits_on_tcp_radios_show_the_same_board_and_the_mairies_alert(tmp_
             keys = ["--signing-key", str(tmp_path / "mairie.key")] if i == 0 else ["--trust-key", public_key]
             admin = f"127.0.0.1:{admin_port}" if i == 0 else "none"
             processes.append(subprocess.Popen(
-                [sys.executable, "-m", "kit.cli", "serve", "--data", str(tmp_path / f"k{i}"),
+                [sys.executable, "-m", "kit", "serve", "--data", str(tmp_path / f"k{i}"),
                  "--port", str(web_ports[i]), "--radio", f"tcp:127.0.0.1:{radio_ports[i]}",
                  "--admin-listen", admin, *keys],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-CONTENT = Path(__file__).resolve().parents[1] / "kit" / "content"
+CONTENT = Path(__file__).resolve().parents[1] / "kit" / "storage" / "content"
 CHECKLISTS = CONTENT / "checklists"
 
 LANGS = ("fr", "falc", "en")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kit import profile as kit_profile
+from kit.deploy import profile as kit_profile
 from kit.deploy import render
 
 ROOT = Path(__file__).parent.parent
@@ -41,7 +41,7 @@ def example():
 
 def test_render_matches_the_golden_files(tmp_path):
     out = tmp_path / "root"
-    subprocess.run([sys.executable, "-m", "kit.cli", "profile", "render", str(EXAMPLE), "--out", str(out)],
+    subprocess.run([sys.executable, "-m", "kit", "profile", "render", str(EXAMPLE), "--out", str(out)],
                    check=True, capture_output=True, cwd=ROOT)
     got = rendered_tree(out)
     if os.environ.get("KIT_UPDATE_GOLDEN"):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kit import profile as kit_profile
+from kit.deploy import profile as kit_profile
 from kit.deploy import render
 
 ROOT = Path(__file__).parent.parent

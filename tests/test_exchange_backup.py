@@ -4,7 +4,9 @@ import sqlite3
 
 import pytest
 
-from kit import auth, cli, settings
+from kit.core import auth
+from kit.cli import main as cli
+from kit.storage import settings
 from kit.exchange import backup, vulnerable
 
 from helpers import kit_origin

@@ -4,9 +4,10 @@ import json
 
 import pytest
 
-from kit import cli, records, settings
+from kit.cli import main as cli
+from kit.storage import queries as records, settings
 from kit.exchange import bundle, vulnerable
-from kit.signing import load_key
+from kit.crypto.signing import load_key
 
 from test_exchange_support import PERSON, db_of, english, fill, make_kit, new_key  # noqa: F401 (fixture)
 

@@ -4,10 +4,10 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from kit import settings
+from kit.storage import settings
 from kit.exchange import cap
 from kit.mesh import records as r
-from kit.signing import load_key
+from kit.crypto.signing import load_key
 
 from helpers import kit_origin
 from test_exchange_support import alert, db_of, english, make_kit, new_key  # noqa: F401 (fixture)

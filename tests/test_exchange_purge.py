@@ -4,10 +4,12 @@ import time
 
 import pytest
 
-from kit import cli, journal, records, settings
+from kit.cli import main as cli
+from kit.core import journal
+from kit.storage import queries as records, settings
 from kit.exchange import bundle, purge
 from kit.mesh import records as r
-from kit.signing import load_key
+from kit.crypto.signing import load_key
 
 from helpers import kit_origin
 from test_exchange_support import alert, db_of, english, make_kit, new_key  # noqa: F401 (fixture)

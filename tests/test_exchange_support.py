@@ -4,9 +4,11 @@ import time
 import pytest
 from flask import Flask
 
-from kit import alerts, config as kit_config, moderation, records, signing
-from kit.app import create_app
-from kit.db import connect
+from kit.core import alerts, config as kit_config, moderation
+from kit.storage import queries as records
+from kit.crypto import signing
+from kit.web.app import create_app
+from kit.storage.db import connect
 from kit.mesh import records as r
 
 from helpers import kit_origin

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from kit import auth, journal, records, settings
+from kit.core import auth, journal
+from kit.storage import queries as records, settings
 from kit.exchange import backup, bundle, timeline, vulnerable
 from kit.mesh import codec
 from kit.mesh import records as r
-from kit.signing import load_key
+from kit.crypto.signing import load_key
 from kit.storage.sqlite_store import SqliteStore
 
 from helpers import kit_origin

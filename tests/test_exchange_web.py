@@ -6,9 +6,10 @@ import re
 
 import pytest
 
-from kit import auth, journal, settings
+from kit.core import auth, journal
+from kit.storage import settings
 from kit.exchange import cap
-from kit.signing import load_key, public_key_text
+from kit.crypto.signing import load_key, public_key_text
 
 from test_exchange_support import alert, db_of, english, fill, make_kit, new_key  # noqa: F401 (fixture)
 

@@ -26,7 +26,7 @@ def free_port() -> int:
 
 
 def start_kit(data: Path, port: int, *extra) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "kit.cli", "serve", "--data", str(data), "--port", str(port),
+    return subprocess.Popen([sys.executable, "-m", "kit", "serve", "--data", str(data), "--port", str(port),
                              "--radio", "none", "--admin-listen", "none", *extra],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
 
@@ -112,8 +112,8 @@ def test_full_disk_gives_a_clear_error_loses_nothing_and_recovers(tmp_path):
     mount.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], check=True)
     try:
-        from kit import config as kit_config
-        from kit.app import create_app
+        from kit.core import config as kit_config
+        from kit.web.app import create_app
 
         app = create_app(kit_config.build(mount / "kit", PAGE_CACHE=False))
         client = app.test_client()

@@ -1,8 +1,8 @@
 """Residents' forms: validation, nothing lost, CSRF, escaping, rate limits."""
 import re
 
-from kit import records
-from kit.db import connect
+from kit.storage import queries as records
+from kit.storage.db import connect
 
 
 def test_board_post_then_redirect_shows_the_message(client, post_form):

@@ -5,11 +5,12 @@ import time
 
 import pytest
 
-from kit import auth, health, records, settings
-from kit.app import create_app
+from kit.core import auth, kit_health as health
+from kit.storage import queries as records, settings
+from kit.web.app import create_app
 from kit.mesh import records as r
 from kit.mesh.codec import Decoder, encode
-from kit.radio_state import NoRadio
+from kit.core.radio_port import NoRadio
 
 
 def test_fields_from_the_radio_status():
@@ -35,7 +36,7 @@ def test_battery_and_uptime_from_the_system(tmp_path):
 
 
 def test_a_health_record_round_trips_over_the_air_and_into_the_dashboard_table(app):
-    from kit.db import connect
+    from kit.storage.db import connect
 
     db = connect(app.config["DATABASE"])
     origin = int(settings.get(db, "kit_origin"))
@@ -52,7 +53,7 @@ def test_a_health_record_round_trips_over_the_air_and_into_the_dashboard_table(a
 
 
 def test_an_old_report_is_shown_as_silent(app):
-    from kit.db import connect
+    from kit.storage.db import connect
 
     db = connect(app.config["DATABASE"])
     records.publish(db, r.Health, 7, exercise=False, now=int(time.time()) - health.SILENT_AFTER_S - 10,

@@ -7,13 +7,13 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).parent.parent
-PO = ROOT / "kit/translations/fr/LC_MESSAGES/messages.po"
+PO = ROOT / "kit/web/translations/fr/LC_MESSAGES/messages.po"
 MO = PO.with_suffix(".mo")
 
 
 def source_msgids() -> set[str]:
     ids = set()
-    for folder, method in (("kit", "python"), ("templates", "jinja2")):
+    for folder, method in (("kit", "python"), ("kit/web/templates", "jinja2")):
         for _file, _line, message, _comments, _ctx in extract_from_dir(
             ROOT / folder, method_map=[("**.py" if method == "python" else "**.html", method)],
             keywords={"_": None, "gettext": None, "ngettext": (1, 2)},

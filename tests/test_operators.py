@@ -3,8 +3,8 @@ import base64
 
 import pytest
 
-from kit import auth, journal
-from kit.db import connect
+from kit.core import auth, journal
+from kit.storage.db import connect
 
 
 def basic(name, password):

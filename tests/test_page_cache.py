@@ -1,5 +1,5 @@
 """The residents' page cache never serves a stale or another visitor's page."""
-from kit.db import connect
+from kit.storage.db import connect
 
 
 def cache(app):
@@ -28,7 +28,7 @@ def test_any_committed_change_is_seen_at_once(app, client):
 def test_a_write_from_the_same_thread_is_seen(app, client, post_form):
     """Requests write through this thread's connection; the cache watches from its own."""
     client.get("/api/v1/status")
-    from kit.db import thread_connection
+    from kit.storage.db import thread_connection
     thread_connection(app.config["DATABASE"]).execute("INSERT OR REPLACE INTO settings VALUES ('mode', 'apres')")
     assert client.get("/api/v1/status").json["mode"] == "apres"
 

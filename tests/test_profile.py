@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from kit import auth, db, settings
-from kit import profile as kit_profile
-from kit.app import prepare_database
+from kit.core import auth
+from kit.storage import db, settings
+from kit.deploy import profile as kit_profile
+from kit.web.app import prepare_database
 from kit.deploy import bootconfig
 
 ROOT = Path(__file__).parent.parent
@@ -63,10 +64,10 @@ def test_toml_syntax_error_is_explained():
 def test_cli_check_exit_codes(tmp_path):
     bad = tmp_path / "kit.toml"
     bad.write_text(REAL.replace("channel = 6", "channel = 0"))
-    run = subprocess.run([sys.executable, "-m", "kit.cli", "profile", "check", str(bad)],
+    run = subprocess.run([sys.executable, "-m", "kit", "profile", "check", str(bad)],
                          capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == 2 and "wifi.channel: 0 is not a 2.4 GHz channel — use 1, 6 or 11" in run.stderr
-    strict = subprocess.run([sys.executable, "-m", "kit.cli", "profile", "check", "--strict", str(EXAMPLE)],
+    strict = subprocess.run([sys.executable, "-m", "kit", "profile", "check", "--strict", str(EXAMPLE)],
                             capture_output=True, text=True, cwd=ROOT)
     assert strict.returncode == 2 and "public example key" in strict.stderr
 

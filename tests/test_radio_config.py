@@ -11,7 +11,7 @@ import pytest
 import yaml
 from meshtastic.protobuf import apponly_pb2, config_pb2
 
-from kit import profile as kit_profile
+from kit.deploy import profile as kit_profile
 from kit.deploy import radio_config
 from kit.sim import Mesh
 

@@ -48,8 +48,8 @@ def test_radio_unplugged_20_times_during_sends_delivers_everything_exactly_once(
 def test_100k_random_and_mutated_frames_through_the_radio_path(tmp_path):
     """Every packet the radio hands over goes through MeshService._handle_packet, into the
     sync engine and the SQLite store: garbage is counted, never raised, and changes nothing."""
-    from kit import db
-    from kit.app import prepare_database
+    from kit.storage import db
+    from kit.web.app import prepare_database
     from kit.mesh import codec
     from kit.mesh.sync import SyncEngine
     from kit.radio.service import MeshService

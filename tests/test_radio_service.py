@@ -99,7 +99,7 @@ def test_volunteer_text_reaches_every_board_once_with_the_sender_name(mesh_and_k
     import time
     time.sleep(2)  # the other kits' re-publish timers would have fired by now
     for kit in kits:
-        shown = [m for m in __import__("kit.records", fromlist=["x"]).board_messages(kit.db)
+        shown = [m for m in __import__("kit.storage.queries", fromlist=["x"]).board_messages(kit.db)
                  if m["text"] == "Arbre tombé rue des Saules"]
         assert len(shown) == 1 and shown[0]["kind"] == "radio"
 

@@ -1,9 +1,9 @@
 from hypothesis import given, settings, strategies as st
 
-from kit import db, records
+from kit.storage import db, queries as records
 from kit.mesh import records as r
 from kit.mesh.store import MemoryStore
-from kit.names import name_key
+from kit.storage.names import name_key
 from kit.storage.sqlite_store import SqliteStore
 
 
@@ -95,14 +95,14 @@ def trusting(database):
 
     from nacl.signing import SigningKey
 
-    from kit.signing import public_key_text
+    from kit.crypto.signing import public_key_text
     key = SigningKey.generate()
     database.execute("INSERT INTO settings VALUES ('trusted_keys', ?)", [json.dumps([public_key_text(key)])])
     return key
 
 
 def test_alert_update_supersedes_in_any_order(tmp_path):
-    from kit.signing import sign_alert
+    from kit.crypto.signing import sign_alert
     database = fresh(tmp_path)
     key = trusting(database)
     update = sign_alert(alert(1, 2, "Vigilance rouge", msg_type=r.MsgType.UPDATE, references=r.Uid(1, 1)), key)
@@ -115,7 +115,7 @@ def test_alert_update_supersedes_in_any_order(tmp_path):
 
 
 def test_forged_cancel_does_not_retire_a_signed_alert(tmp_path):
-    from kit.signing import sign_alert
+    from kit.crypto.signing import sign_alert
     database = fresh(tmp_path)
     key = trusting(database)
     records.ingest(database, sign_alert(alert(1, 1, "Évacuez le quartier des Grèves"), key))
@@ -196,7 +196,7 @@ def test_name_key_folds_what_people_type_differently():
 
 
 def test_a_drills_site_status_shows_during_the_drill_only(tmp_path):
-    from kit.sites import shown
+    from kit.core.sites import shown
     database = fresh(tmp_path)
     database.execute("INSERT INTO sites (slug, position, name, type, address, lat, lon, status, visibility, "
                      "updated_at) VALUES ('g', 4, 'Gymnase', 'hebergement', 'a', 47, 2, 'ouvert', 'public', '')")

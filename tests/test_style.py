@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-CSS = (Path(__file__).parent.parent / "templates/base.html").read_text()
+CSS = (Path(__file__).parent.parent / "kit/web/templates/base.html").read_text()
 # (foreground, background, minimum ratio): 4.5 for text, bold alert titles included.
 PAIRS = [("fg", "bg", 4.5), ("mut", "bg", 4.5), ("ln", "bg", 4.5), ("al", "alb", 4.5),
          ("ok", "okb", 4.5), ("ex", "exb", 4.5), ("bg", "ln", 4.5), ("fg", "alb", 4.5), ("fg", "okb", 4.5)]

@@ -1,6 +1,6 @@
 from hypothesis import given, strategies as st
 
-from kit import vcard
+from kit.exchange import vcard
 
 
 def unfold(text: str) -> str:

@@ -15,8 +15,8 @@ import shutil
 import tomllib
 from pathlib import Path
 
-from .. import profile as kit_profile
-from .render import write
+from kit.deploy import profile as kit_profile
+from kit.deploy.render import write
 
 STRIPPED = ("admin.password", "radio.channel_key", "radio.channel_url")
 RADIO_SECRETS = ("channel_key", "channel_url")

@@ -13,7 +13,7 @@ import secrets
 from pathlib import Path
 from string import Template
 
-from ..profile import Profile
+from kit.deploy.profile import Profile
 
 TEMPLATES = Path(__file__).parent / "templates"
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from ..profile import Profile
-from . import radio_config
+from kit.deploy.profile import Profile
+from kit.deploy import radio_config
 
 TEMPLATES = Path(__file__).parent / "templates"
 WIFI_IF = "wlan0"

@@ -27,14 +27,14 @@ from pathlib import Path
 from nacl.exceptions import BadSignatureError, CryptoError
 from nacl.signing import VerifyKey
 
-from .. import records, settings
-from ..db import schema_version, transaction
-from ..i18n import _
-from ..signing import public_key_text
-from ..storage import json_records
-from ..storage.projections import project, trusted_keys
-from ..storage.sqlite_store import SqliteStore
-from .vulnerable import Register
+from kit.storage import queries as records, settings
+from kit.storage.db import schema_version, transaction
+from kit.web.i18n import _
+from kit.crypto.signing import public_key_text
+from kit.storage import json_records
+from kit.storage.projections import project, trusted_keys
+from kit.storage.sqlite_store import SqliteStore
+from kit.exchange.vulnerable import Register
 
 FORMAT = "kit-tous-risques/bundle"
 VERSION = 1

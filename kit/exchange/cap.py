@@ -19,9 +19,10 @@ import time
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 
-from .. import alerts, records, settings
-from ..db import transaction
-from ..i18n import _
+from kit.core import alerts
+from kit.storage import queries as records, settings
+from kit.storage.db import transaction
+from kit.web.i18n import _
 
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
 MAX_BYTES = 256 * 1024

@@ -5,7 +5,7 @@ operators and carries cell-only numbers, so it is served on the operators' liste
 """
 from __future__ import annotations
 
-from .. import vcard
+from kit.exchange import vcard
 
 
 def contacts_vcf(db, kit_id: str) -> str:

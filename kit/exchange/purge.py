@@ -25,9 +25,9 @@ from __future__ import annotations
 import json
 import time
 
-from .. import settings
-from ..db import transaction
-from ..i18n import _
+from kit.storage import settings
+from kit.storage.db import transaction
+from kit.web.i18n import _
 
 DEFAULT_RETENTION_DAYS = 30
 RESIDENT_KINDS = ("checkin", "board", "need", "offer")

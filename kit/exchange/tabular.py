@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from ..db import transaction
-from ..i18n import _
+from kit.storage.db import transaction
+from kit.web.i18n import _
 
 MAX_BYTES = 2 * 1024 * 1024
 # Cells a spreadsheet would run as a formula get a leading apostrophe on export (OWASP

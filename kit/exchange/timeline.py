@@ -10,7 +10,7 @@ import csv
 import io
 from datetime import datetime, timezone
 
-from .tabular import neutralise
+from kit.exchange.tabular import neutralise
 
 COLUMNS = ("time", "type", "exercise", "who", "subject", "text", "state")
 # `state` codes: the main courante's verification (a_verifier, en_cours, verifiee), a

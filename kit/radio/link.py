@@ -14,7 +14,7 @@ import time
 from meshtastic.serial_interface import SerialInterface
 from meshtastic.tcp_interface import TCPInterface
 
-from .spec import RadioSpec
+from kit.radio.spec import RadioSpec
 
 log = logging.getLogger(__name__)
 

@@ -24,19 +24,19 @@ from dataclasses import dataclass
 
 from pubsub import pub
 
-from .. import db as kit_db
-from .. import health
-from .. import records as kit_records
-from .. import settings
-from ..mesh import codec
-from ..mesh import records as r
-from ..mesh.scheduler import SchedulerConfig
-from ..mesh.sync import FrameRejected, RecordReceived, SyncConfig, SyncEngine
-from ..names import name_key
-from ..storage.sqlite_store import SqliteStore
-from . import commands
-from .link import LinkError, close_quietly, open_interface
-from .spec import RadioSpec
+from kit.storage import db as kit_db
+from kit.core import kit_health as health
+from kit.storage import queries as kit_records
+from kit.storage import settings
+from kit.mesh import codec
+from kit.mesh import records as r
+from kit.mesh.scheduler import SchedulerConfig
+from kit.mesh.sync import FrameRejected, RecordReceived, SyncConfig, SyncEngine
+from kit.storage.names import name_key
+from kit.storage.sqlite_store import SqliteStore
+from kit.core import volunteer_commands as commands
+from kit.radio.link import LinkError, close_quietly, open_interface
+from kit.radio.spec import RadioSpec
 
 log = logging.getLogger(__name__)
 
@@ -512,7 +512,7 @@ def start(app, spec: RadioSpec, config: ServiceConfig | None = None) -> MeshServ
     if spec.kind == "none":
         return None
     with app.app_context():
-        from ..db import get_db
+        from kit.storage.db import get_db
 
         origin = int(settings.get(get_db(), "kit_origin"))
     service = MeshService(app.config["DATABASE"], spec, origin, config).start()

@@ -4,13 +4,13 @@ Public API: `Mesh` (a whole bench), `Topology`, and the parts for finer use: `Si
 `NodeState`, `StreamServer`, `Medium`, `Scheduler`. `SimulatorRadio` replaces the medium in
 simulator mode (one node per process, `kit-meshtasticd`, see kit.sim.meshtasticd).
 """
-from .clock import Scheduler
-from .medium import Link, Medium, Topology
-from .mesh import Mesh
-from .node import SimNode
-from .simradio import SimulatorRadio
-from .state import NodeState
-from .stream_server import StreamServer
+from kit.sim.clock import Scheduler
+from kit.sim.medium import Link, Medium, Topology
+from kit.sim.mesh import Mesh
+from kit.sim.node import SimNode
+from kit.sim.simradio import SimulatorRadio
+from kit.sim.state import NodeState
+from kit.sim.stream_server import StreamServer
 
 __all__ = ["Link", "Medium", "Mesh", "NodeState", "Scheduler", "SimNode", "SimulatorRadio",
            "StreamServer", "Topology"]

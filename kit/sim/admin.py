@@ -11,7 +11,7 @@ from google.protobuf.message import DecodeError
 from meshtastic.protobuf import admin_pb2, config_pb2, mesh_pb2, module_config_pb2, portnums_pb2
 
 if TYPE_CHECKING:
-    from .node import SimNode
+    from kit.sim.node import SimNode
 
 log = logging.getLogger(__name__)
 

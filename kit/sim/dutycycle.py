@@ -7,7 +7,7 @@ frames already queued, so that the budget can never be overshot (see the report'
 """
 from __future__ import annotations
 
-from .clock import Scheduler
+from kit.sim.clock import Scheduler
 
 BUCKET_S = 60.0
 BUCKETS = 60

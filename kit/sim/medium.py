@@ -14,7 +14,7 @@ from typing import Iterable, Protocol
 
 from meshtastic.protobuf import mesh_pb2
 
-from .clock import Scheduler
+from kit.sim.clock import Scheduler
 
 UTILISATION_WINDOW_S = 60.0  # channel utilisation is judged over the last minute
 

@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .clock import Scheduler
-from .medium import Medium, RadioStats, Topology
-from .node import SimNode
-from .state import NodeState
-from .stream_server import StreamServer
+from kit.sim.clock import Scheduler
+from kit.sim.medium import Medium, RadioStats, Topology
+from kit.sim.node import SimNode
+from kit.sim.state import NodeState
+from kit.sim.stream_server import StreamServer
 
 FIRST_NODE_NUM = 0x4B540001  # "KT" + index: readable ids !4b540001, !4b540002, ...
 

@@ -34,11 +34,11 @@ import threading
 import time
 from pathlib import Path
 
-from .clock import Scheduler
-from .node import SimNode
-from .simradio import SimulatorRadio
-from .state import STATE_FILE, NodeState
-from .stream_server import StreamServer
+from kit.sim.clock import Scheduler
+from kit.sim.node import SimNode
+from kit.sim.simradio import SimulatorRadio
+from kit.sim.state import STATE_FILE, NodeState
+from kit.sim.stream_server import StreamServer
 
 log = logging.getLogger("kit.sim.meshtasticd")
 

@@ -15,15 +15,15 @@ from typing import Callable
 
 from meshtastic.protobuf import config_pb2, mesh_pb2, portnums_pb2
 
-from . import channels as chan
-from . import lora
-from . import traceroute
-from .admin import AdminModule
-from .clock import Scheduler, Timer
-from .dutycycle import DutyCycle
-from .medium import Frame
-from .phone_api import PhoneAPI
-from .state import NodeState
+from kit.sim import channels as chan
+from kit.sim import lora
+from kit.sim import traceroute
+from kit.sim.admin import AdminModule
+from kit.sim.clock import Scheduler, Timer
+from kit.sim.dutycycle import DutyCycle
+from kit.sim.medium import Frame
+from kit.sim.phone_api import PhoneAPI
+from kit.sim.state import NodeState
 
 
 BROADCAST = 0xFFFFFFFF

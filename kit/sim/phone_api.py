@@ -13,7 +13,7 @@ from google.protobuf.message import DecodeError
 from meshtastic.protobuf import config_pb2, mesh_pb2, module_config_pb2, portnums_pb2
 
 if TYPE_CHECKING:
-    from .node import SimNode
+    from kit.sim.node import SimNode
 
 
 SPECIAL_NONCE_ONLY_CONFIG = 69420  # everything but the other nodes

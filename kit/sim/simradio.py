@@ -25,12 +25,12 @@ from typing import TYPE_CHECKING
 from google.protobuf.message import DecodeError
 from meshtastic.protobuf import mesh_pb2, portnums_pb2
 
-from . import channels as chan
-from . import lora
-from .medium import UTILISATION_WINDOW_S, Frame
+from kit.sim import channels as chan
+from kit.sim import lora
+from kit.sim.medium import UTILISATION_WINDOW_S, Frame
 
 if TYPE_CHECKING:
-    from .node import SimNode
+    from kit.sim.node import SimNode
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ import threading
 import time
 from dataclasses import dataclass
 
-from .clock import Scheduler
-from .framing import FrameDecoder, encode_frame
-from .phone_api import PhoneAPI
+from kit.sim.clock import Scheduler
+from kit.sim.framing import FrameDecoder, encode_frame
+from kit.sim.phone_api import PhoneAPI
 
 
 CLIENT_TIMEOUT_S = 15 * 60  # fw PhoneAPI: a client silent for 15 min is dropped

@@ -12,7 +12,7 @@ from enum import Enum, IntFlag
 from functools import cache
 from typing import get_type_hints
 
-from ..mesh.records import RECORD_TYPES, Record, Uid
+from kit.mesh.records import RECORD_TYPES, Record, Uid
 
 IDENTITY = ("origin", "seq", "created_at", "exercise")
 TYPE_OF_KIND = {cls.KIND: cls for cls in RECORD_TYPES}

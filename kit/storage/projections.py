@@ -10,11 +10,11 @@ import base64
 import json
 from datetime import datetime, timezone
 
-from ..mesh import records as r
-from ..mesh.store import effective_record
-from ..names import name_key
-from ..signing import verify_alert
-from .json_records import dumps
+from kit.mesh import records as r
+from kit.mesh.store import effective_record
+from kit.storage.names import name_key
+from kit.crypto.signing import verify_alert
+from kit.storage.json_records import dumps
 
 MESSAGE_KIND = {r.Board: "board", r.Need: "need", r.Offer: "offer", r.VolunteerText: "radio"}
 SITE_STATUS = {
@@ -152,7 +152,7 @@ HANDLERS = {
 
 def reverify_alerts(conn) -> None:
     """Verify every stored alert again (the trusted keys changed) and redo supersession."""
-    from .json_records import loads
+    from kit.storage.json_records import loads
 
     trusted = trusted_keys(conn)
     rows = conn.execute("SELECT kind, origin, seq, created_at, exercise, body FROM records "

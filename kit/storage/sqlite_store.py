@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import time
 
-from ..mesh.records import Correction, Deletion, Record, Uid, VolunteerText
-from ..mesh.store import OriginState
-from . import json_records, projections
+from kit.mesh.records import Correction, Deletion, Record, Uid, VolunteerText
+from kit.mesh.store import OriginState
+from kit.storage import json_records, projections
 
 COLUMNS = "kind, origin, seq, created_at, exercise, body"
 

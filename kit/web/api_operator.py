@@ -7,15 +7,17 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from .. import alerts, journal, moderation, records, settings
-from ..db import get_db
-from ..i18n import _
-from ..mesh import records as r
-from ..radio.commands import NEEDS, STATES
-from ..names import name_key
-from .admin import actions, current_user, requires
-from .admin.actions import sent
-from .common import kit_state, whole_number
+from kit.core import alerts, journal, moderation
+from kit.storage import queries as records, settings
+from kit.storage.db import get_db
+from kit.web.i18n import _
+from kit.mesh import records as r
+from kit.core.volunteer_commands import NEEDS, STATES
+from kit.storage.names import name_key
+from kit.core import actions
+from kit.web.admin import current_user, requires
+from kit.core.actions import sent
+from kit.web.common import kit_state, whole_number
 
 bp = Blueprint("api_operator", __name__, url_prefix="/api/v1")
 

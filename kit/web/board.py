@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request
 
-from .. import moderation, records
-from ..db import get_db
-from ..i18n import _
-from . import forms
-from .common import kit_state, rate_limited, rerenders
+from kit.core import moderation
+from kit.storage import queries as records
+from kit.storage.db import get_db
+from kit.web.i18n import _
+from kit.web import forms
+from kit.web.common import kit_state, rate_limited, rerenders
 
 bp = Blueprint("board", __name__)
 

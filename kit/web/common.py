@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 from flask import current_app, g, request
 
-from .. import records, settings
-from ..db import get_db
+from kit.storage import queries as records, settings
+from kit.storage.db import get_db
 
 
 def kit_state() -> dict:

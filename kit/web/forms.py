@@ -7,7 +7,7 @@ from urllib.parse import unquote_to_bytes
 
 from flask import g, has_request_context, request
 
-from ..i18n import _
+from kit.web.i18n import _
 
 MAX_TEXT = 280   # fits in two radio frames once packed
 MAX_NAME = 40

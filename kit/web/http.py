@@ -9,7 +9,7 @@ import gzip
 
 from flask import request
 
-from . import common
+from kit.web import common
 
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "

@@ -41,7 +41,7 @@ class PageCache:
 
     # --- the key and the version of what a page shows -----------------------------------
     def _lang(self, environ) -> str:
-        from ..i18n import LANGS, DEFAULT_LANG
+        from kit.web.i18n import LANGS, DEFAULT_LANG
 
         match = LANG_COOKIE.search(environ.get("HTTP_COOKIE", ""))
         if match and match[1] in LANGS:

@@ -13,7 +13,7 @@ from urllib.parse import urljoin
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request
 
-from .common import client_ip
+from kit.web.common import client_ip
 
 bp = Blueprint("portal", __name__)
 

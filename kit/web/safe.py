@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request
 
-from .. import records
-from ..db import get_db
-from ..mesh.records import Checkin
-from ..i18n import _
-from . import forms
-from .common import publish, rate_limited, rerenders
+from kit.storage import queries as records
+from kit.storage.db import get_db
+from kit.mesh.records import Checkin
+from kit.web.i18n import _
+from kit.web import forms
+from kit.web.common import publish, rate_limited, rerenders
 
 bp = Blueprint("safe", __name__)
 

@@ -14,10 +14,10 @@ import pkgutil
 
 from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, session
 
-from ... import auth
-from ...db import get_db
-from ...i18n import _
-from ..common import client_ip
+from kit.core import auth
+from kit.storage.db import get_db
+from kit.web.i18n import _
+from kit.web.common import client_ip
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -106,7 +106,7 @@ def login():
             return render_template("admin/login.html", error=_("Wrong name or password."), name=name), 401
         session.clear()
         session["user"], session["stamp"] = user["name"], user["stamp"]
-        from ... import journal
+        from kit.core import journal
         journal.log(get_db(), user["name"], "web", "login")
         target = request.args.get("next", "/admin/")
         return redirect(target if target.startswith("/admin/") else "/admin/", 303)

@@ -5,12 +5,14 @@ from datetime import datetime
 
 from flask import Blueprint, current_app, redirect, render_template, request
 
-from ... import alerts, records
-from ...db import get_db
-from ...i18n import _
-from ..common import kit_state
-from . import actions, requires
-from .view import form, rows, who
+from kit.core import alerts
+from kit.storage import queries as records
+from kit.storage.db import get_db
+from kit.web.i18n import _
+from kit.web.common import kit_state
+from kit.core import actions
+from kit.web.admin import requires
+from kit.web.admin.view import form, rows, who
 
 bp = Blueprint("admin_alerts", __name__, url_prefix="/admin")
 

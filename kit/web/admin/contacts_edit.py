@@ -7,14 +7,14 @@ from datetime import date
 
 from flask import Blueprint, abort, redirect, render_template, request
 
-from ... import journal
-from ...db import get_db, transaction
-from ...i18n import _
-from ...names import name_key
-from .. import forms
-from ..common import kit_state
-from . import requires
-from .view import form, rows, who, whole
+from kit.core import journal
+from kit.storage.db import get_db, transaction
+from kit.web.i18n import _
+from kit.storage.names import name_key
+from kit.web import forms
+from kit.web.common import kit_state
+from kit.web.admin import requires
+from kit.web.admin.view import form, rows, who, whole
 
 bp = Blueprint("admin_contacts", __name__, url_prefix="/admin/contenu/contacts")
 

@@ -12,12 +12,13 @@ import time
 
 from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request)
 
-from ... import auth, journal, records, settings
-from ...db import get_db
-from ...exchange import backup, bundle, cap, cards, purge, tabular, timeline, vulnerable
-from ...i18n import _
-from ..common import kit_state
-from . import current_user, requires
+from kit.core import auth, journal
+from kit.storage import queries as records, settings
+from kit.storage.db import get_db
+from kit.exchange import backup, bundle, cap, cards, purge, tabular, timeline, vulnerable
+from kit.web.i18n import _
+from kit.web.common import kit_state
+from kit.web.admin import current_user, requires
 
 bp = Blueprint("data", __name__, url_prefix="/admin/donnees")
 

@@ -8,13 +8,14 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, abort, redirect, render_template, request
 
-from ... import auth, journal
-from ...db import get_db
-from ...i18n import _
-from .. import forms
-from ..common import kit_state
-from . import actions, requires
-from .view import form, role, rows, who
+from kit.core import auth, journal
+from kit.storage.db import get_db
+from kit.web.i18n import _
+from kit.web import forms
+from kit.web.common import kit_state
+from kit.core import actions
+from kit.web.admin import requires
+from kit.web.admin.view import form, role, rows, who
 
 bp = Blueprint("admin_journal", __name__, url_prefix="/admin")
 

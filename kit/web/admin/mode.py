@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request
 
-from ... import settings
-from ...db import get_db
-from ...i18n import _
-from . import actions, requires
-from .view import form, rows, who
+from kit.storage import settings
+from kit.storage.db import get_db
+from kit.web.i18n import _
+from kit.core import actions
+from kit.web.admin import requires
+from kit.web.admin.view import form, rows, who
 
 bp = Blueprint("admin_mode", __name__, url_prefix="/admin")
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request
 
-from ... import moderation
-from ...db import get_db
-from ...i18n import _
-from .. import forms
-from ..common import kit_state
-from . import requires
-from .actions import sent
-from .view import form, rows, who
+from kit.core import moderation
+from kit.storage.db import get_db
+from kit.web.i18n import _
+from kit.web import forms
+from kit.web.common import kit_state
+from kit.web.admin import requires
+from kit.core.actions import sent
+from kit.web.admin.view import form, rows, who
 
 bp = Blueprint("admin_moderation", __name__, url_prefix="/admin")
 SHOWN = 60

@@ -7,12 +7,12 @@ import segno
 from flask import Blueprint, abort, render_template, request
 from markupsafe import Markup
 
-from ... import auth
-from ...content import AUDIENCES, PHASES
-from ..common import kit_state
-from ..pages import checklist
-from . import requires
-from .view import role, rows
+from kit.core import auth
+from kit.storage.seed import AUDIENCES, PHASES
+from kit.web.common import kit_state
+from kit.web.pages import checklist
+from kit.web.admin import requires
+from kit.web.admin.view import role, rows
 
 bp = Blueprint("admin_print", __name__, url_prefix="/admin/imprimer")
 

@@ -6,15 +6,16 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, abort, redirect, render_template, request
 
-from ... import journal
-from ...db import get_db, transaction
-from ...i18n import _
-from ...mesh import records as r
-from ...storage.projections import SITE_STATUS
-from .. import forms
-from ..common import kit_state
-from . import actions, requires
-from .view import (
+from kit.core import journal
+from kit.storage.db import get_db, transaction
+from kit.web.i18n import _
+from kit.mesh import records as r
+from kit.storage.projections import SITE_STATUS
+from kit.web import forms
+from kit.web.common import kit_state
+from kit.core import actions
+from kit.web.admin import requires
+from kit.web.admin.view import (
     form,
     need_labels,
     rows,

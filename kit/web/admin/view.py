@@ -5,11 +5,11 @@ import time
 
 from flask import request
 
-from ...i18n import _
-from ...mesh import records as r
-from .. import forms
-from ..pages import rows  # noqa: F401 — re-exported for the admin pages
-from . import current_user
+from kit.web.i18n import _
+from kit.mesh import records as r
+from kit.web import forms
+from kit.web.pages import rows  # noqa: F401 — re-exported for the admin pages
+from kit.web.admin import current_user
 
 EXERCISE_CHOICES = ("", "reel", "exercice")
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import tomllib
 from importlib import resources
 
-from . import settings
-from .db import transaction
+from kit.storage import settings
+from kit.storage.db import transaction
 
 LANGS = ("fr", "falc", "en")
 PHASES = ("avant", "pendant", "apres")
@@ -16,7 +16,7 @@ AUDIENCES = ("habitant", "benevole", "cellule")
 
 
 def _read(name: str) -> dict:
-    return tomllib.loads((resources.files("kit") / "content" / name).read_text(encoding="utf-8"))
+    return tomllib.loads((resources.files("kit.storage") / "content" / name).read_text(encoding="utf-8"))
 
 
 def bundled() -> dict:

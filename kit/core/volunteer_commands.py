@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..mesh.records import Needs, SiteState
-from ..names import name_key
+from kit.mesh.records import Needs, SiteState
+from kit.storage.names import name_key
 
 HELP = ("Kit: #site <lieu> <ouvert|complet|fermé|préparation|évacué> [40/120] [eau nourriture soins] · "
         "#besoin <texte> · #offre <texte> · #rapport <lieu> : <texte> · #sauf <prénom nom> [: note]")

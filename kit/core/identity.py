@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import secrets
 
-from . import settings
+from kit.storage import settings
 
 
 def ensure(db) -> int:

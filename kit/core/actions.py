@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from flask import current_app
 
-from ... import alerts, journal, records, settings
-from ...mesh import records as r
+from kit.core import alerts, journal
+from kit.storage import queries as records, settings
+from kit.mesh import records as r
 
 
 def sent(record: r.Record) -> r.Record:

@@ -5,7 +5,7 @@ import sys
 import time
 from pathlib import Path
 
-from .. import profile as kit_profile
+from kit.deploy import profile as kit_profile
 
 
 def _load(path: str, strict: bool = False) -> kit_profile.Profile | None:
@@ -32,7 +32,7 @@ def check(args) -> int:
 
 
 def render(args) -> int:
-    from .render import render as render_files
+    from kit.deploy.render import render as render_files
 
     profile = _load(args.profile, args.strict)
     if profile is None:
@@ -45,7 +45,7 @@ def render(args) -> int:
 
 
 def absorb(args) -> int:
-    from .bootconfig import absorb as absorb_profile
+    from kit.deploy.bootconfig import absorb as absorb_profile
 
     try:
         profile = absorb_profile(args.boot, args.state, strict=not args.allow_examples,
@@ -59,7 +59,7 @@ def absorb(args) -> int:
 
 
 def radio_config(args) -> int:
-    from . import radio_config as rc
+    from kit.deploy import radio_config as rc
 
     if args.new_key:
         print(rc.new_channel_key())
@@ -75,7 +75,7 @@ def radio_config(args) -> int:
     if out.exists() and out.read_text() == text:
         print(f"{out}: unchanged")
         return 0
-    from .render import write
+    from kit.deploy.render import write
 
     write(out.parent, {out.name: (text.encode(), 0o600)})
     print(f"{out}: written (contains the channel key: keep it secret)")

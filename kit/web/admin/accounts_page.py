@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from flask import Blueprint, make_response, redirect, render_template, request
 
-from ... import auth, journal
-from ...db import get_db
-from ...i18n import _
-from ..common import kit_state
-from . import requires
-from .view import form, who
+from kit.core import auth, journal
+from kit.storage.db import get_db
+from kit.web.i18n import _
+from kit.web.common import kit_state
+from kit.web.admin import requires
+from kit.web.admin.view import form, who
 
 bp = Blueprint("admin_accounts", __name__, url_prefix="/admin")
 

@@ -17,8 +17,8 @@ from pathlib import Path
 from nacl.exceptions import BadSignatureError, CryptoError
 from nacl.signing import SigningKey, VerifyKey
 
-from .mesh import codec
-from .mesh.records import Alert
+from kit.mesh import codec
+from kit.mesh.records import Alert
 
 KEY_PREFIX = "ed25519-private:"
 ALERT_TAG = b"kit-tous-risques/alert/v1\0"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
 
-from ..db import get_db
+from kit.storage.db import get_db
 
 bp = Blueprint("health", __name__)
 

@@ -1,7 +1,7 @@
 """Languages: French first, easy-to-read French (FALC) and English.
 
 User-interface strings are English msgids translated by gettext catalogs
-(kit/translations/<lang>/LC_MESSAGES/messages.mo, compiled from the committed .po by
+(kit/web/translations/<lang>/LC_MESSAGES/messages.mo, compiled from the committed .po by
 `make i18n`). Content (checklists, contacts) carries its own fr / falc / en columns.
 FALC uses the French interface catalog and the FALC content.
 """
@@ -24,7 +24,7 @@ COOKIE = "lang"
 def catalog(lang: str) -> gettext.NullTranslations:
     if lang == "en":
         return gettext.NullTranslations()
-    folder = resources.files("kit") / "translations"
+    folder = resources.files("kit.web") / "translations"
     with resources.as_file(folder) as path:
         return gettext.translation("messages", localedir=str(path), languages=["fr"], fallback=True)
 

@@ -9,11 +9,11 @@ import dataclasses
 import time
 from datetime import datetime
 
-from . import records
-from .i18n import _
-from .mesh import records as r
-from .signing import sign_alert
-from .storage.projections import cap_name
+from kit.storage import queries as records
+from kit.web.i18n import _
+from kit.mesh import records as r
+from kit.crypto.signing import sign_alert
+from kit.storage.projections import cap_name
 
 LIMITS = {"event": 60, "headline": 140, "instruction": 280, "description": 500, "area": 140}
 ENUMS = {

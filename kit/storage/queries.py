@@ -11,11 +11,11 @@ from __future__ import annotations
 import threading
 import time
 
-from .db import transaction
-from .mesh.records import Record, Uid
-from .names import name_key
-from .storage.json_records import format_uid, parse_uid
-from .storage.sqlite_store import SqliteStore
+from kit.storage.db import transaction
+from kit.mesh.records import Record, Uid
+from kit.storage.names import name_key
+from kit.storage.json_records import format_uid, parse_uid
+from kit.storage.sqlite_store import SqliteStore
 
 BOARD_KINDS = ("board", "need", "offer", "radio")
 

@@ -56,7 +56,7 @@ class transaction:
 
 def migration_scripts() -> list[tuple[int, str, str]]:
     """(version, name, sql) of every bundled migration, in order: `NNNN_name.sql`."""
-    folder = resources.files("kit") / "migrations"
+    folder = resources.files("kit.storage") / "migrations"
     scripts = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):

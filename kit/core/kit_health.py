@@ -11,7 +11,7 @@ import json
 import time
 from pathlib import Path
 
-from .mesh import records as r
+from kit.mesh import records as r
 
 DEFAULT_INTERVAL_S = 1800
 FIRST_REPORT_S = 600  # after a start: a kit back from a power cut shows within 10 minutes

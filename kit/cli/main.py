@@ -8,9 +8,9 @@ import threading
 import time
 from pathlib import Path
 
-from . import config as kit_config
-from .deploy import commands as deploy_commands
-from .exchange import commands as exchange_commands
+from kit.core import config as kit_config
+from kit.cli import deploy as deploy_commands
+from kit.cli import exchange as exchange_commands
 
 
 def _url(host: str, port: int) -> str:
@@ -20,7 +20,7 @@ def _url(host: str, port: int) -> str:
 
 def build_kit(data, host: str, port: int, portal_url: str | None = None, **overrides):
     """A kit app on its data folder, with the portal set up for the address it serves."""
-    from .app import create_app
+    from kit.web.app import create_app
 
     url = _url(host, port)
     config = kit_config.build(data, PORTAL_URL=portal_url or url, **overrides)
@@ -44,18 +44,18 @@ def serve_app(app, host: str, port: int):
 
 
 def radio_config(args, **overrides):
-    from .radio.service import ServiceConfig
+    from kit.radio.service import ServiceConfig
 
     return ServiceConfig(sync_interval_s=args.sync_interval, **overrides)
 
 
 def serve(args) -> int:
-    from .radio import spec as radio_spec
+    from kit.radio import spec as radio_spec
 
     started = time.monotonic()
     profile = None
     if args.profile:  # the kit profile (kit.toml) fills the options left open
-        from . import profile as kit_profile
+        from kit.deploy import profile as kit_profile
 
         try:
             profile = kit_profile.load(args.profile)
@@ -82,18 +82,18 @@ def serve(args) -> int:
                   f"shown only now: {generated}", flush=True)
     admin_app = None
     if admin_listen:
-        from .app import create_app
+        from kit.web.app import create_app
 
         admin_app = create_app({**app.config, "LISTENER": "admin"})
     mesh = None
     if spec.kind == "sim":  # one simulated radio of our own, on a free local port
-        from .sim import Mesh
+        from kit.sim import Mesh
 
         mesh = Mesh(nodes=1).start()
         spec = radio_spec.RadioSpec("tcp", host="127.0.0.1", port=mesh.port(0))
     radio = None
     if spec.kind != "none":  # the meshtastic package costs ~11 MB: only with a radio
-        from .radio import service as radio_service
+        from kit.radio import service as radio_service
 
         radio = radio_service.start(app, spec, radio_config(args))
     server = serve_app(app, args.host, args.port)
@@ -108,7 +108,7 @@ def serve(args) -> int:
     if admin_server is not None:
         print(f"Crisis cell: {_url(*admin_listen)}admin/  (operators only; never on the residents' Wi-Fi)",
               flush=True)
-    from . import systemd
+    from kit.cli import systemd
 
     systemd.ready(f"serving {url}")
     watchdog = systemd.start_watchdog(args.host, args.port, app.config["DATABASE"])
@@ -132,9 +132,9 @@ def serve(args) -> int:
 
 def demo(args) -> int:
     """Three kits on a simulated LoRa mesh (radios in a line), each with its own web page."""
-    from .radio import service as radio_service
-    from .radio.spec import RadioSpec
-    from .sim import Mesh
+    from kit.radio import service as radio_service
+    from kit.radio.spec import RadioSpec
+    from kit.sim import Mesh
 
     mesh = Mesh(nodes=3, topology="line", preset=args.preset, nodeinfo_delay=2, nodeinfo_stagger=2).start()
     servers, radios = [], []
@@ -142,8 +142,8 @@ def demo(args) -> int:
     for i in range(3):
         app, url = build_kit(Path(args.data) / f"kit{i}", args.host, args.port + i)
         with app.app_context():
-            from . import settings
-            from .db import get_db
+            from kit.storage import settings
+            from kit.storage.db import get_db
 
             settings.put(get_db(), "kit_name", f"Kit {i + 1} (démo)")
         radios.append(radio_service.start(app, RadioSpec("tcp", host="127.0.0.1", port=mesh.port(i)),
@@ -171,8 +171,8 @@ def demo(args) -> int:
 
 def open_database(data):
     """The kit's database, created or upgraded, for the administration commands."""
-    from . import db
-    from .app import prepare_database
+    from kit.storage import db
+    from kit.web.app import prepare_database
 
     config = kit_config.build(data)
     prepare_database(config["DATABASE"])
@@ -180,7 +180,7 @@ def open_database(data):
 
 
 def user(args) -> int:
-    from . import auth, journal
+    from kit.core import auth, journal
 
     database = open_database(args.data)
     try:
@@ -208,7 +208,7 @@ def user(args) -> int:
 
 
 def keys(args) -> int:
-    from . import signing
+    from kit.crypto import signing
 
     try:
         public = signing.new_key(args.out)

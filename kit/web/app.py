@@ -7,15 +7,15 @@ from pathlib import Path
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from . import config as kit_config
-from . import content, db, i18n, identity
-from .radio_state import NoRadio
-from .web import api, board, errors, forms, health, http, pages, portal, safe
-from .web.ratelimit import RateLimiter
+from kit.core import config as kit_config
+from kit.storage import seed as content, db
+from kit.web import i18n
+from kit.core import identity
+from kit.core.radio_port import NoRadio
+from kit.web import api, board, errors, forms, healthz as health, http, pages, portal, safe
+from kit.web.ratelimit import RateLimiter
 
 TEMPLATES = Path(__file__).parent / "templates"
-if not TEMPLATES.exists():  # running from a source checkout: templates/ beside kit/
-    TEMPLATES = Path(__file__).parent.parent / "templates"
 
 csrf = CSRFProtect()
 
@@ -49,7 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
     errors.init_app(app)
     blueprints = [pages.bp, board.bp, safe.bp, portal.bp, api.bp, health.bp]
     if admin_side:
-        from .web import admin, api_operator
+        from kit.web import admin, api_operator
 
         app.extensions["login_limiter"] = RateLimiter({"ip": admin.LOGIN_LIMITS, "name": admin.LOGIN_LIMITS})
         blueprints += [*admin.blueprints(), api_operator.bp]
@@ -58,7 +58,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.register_blueprint(blueprint)
     csrf.exempt(api.bp)  # JSON only: browsers cannot send it cross-site without CORS
     if not admin_side and app.config.get("PAGE_CACHE", True):
-        from .web.page_cache import PageCache
+        from kit.web.page_cache import PageCache
 
         app.extensions["page_cache"] = PageCache(app)
     return app
@@ -81,8 +81,9 @@ def configure_keys(app: Flask) -> None:
     The kit trusts its own key. When the trusted set changes, every stored alert is
     verified again, so a key removed from the profile stops vouching for old alerts too.
     """
-    from . import settings, signing
-    from .storage.projections import reverify_alerts
+    from kit.storage import settings
+    from kit.crypto import signing
+    from kit.storage.projections import reverify_alerts
 
     key_path = app.config.get("SIGNING_KEY")
     key = signing.load_key(key_path) if key_path else None

@@ -12,14 +12,15 @@ DATA_HELP = "data folder (default $KIT_DATA or ./kit-data)"
 
 def _open(args):
     """(database, data folder) of the kit in --data, created or upgraded."""
-    from .. import config as kit_config
-    from ..cli import open_database
+    from kit.core import config as kit_config
+    from kit.cli.main import open_database
 
     return open_database(args.data), kit_config.build(args.data)["DATA_DIR"]
 
 
 def _log(db, action: str, subject: str = "", detail: str = "") -> None:
-    from .. import journal, settings
+    from kit.core import journal
+    from kit.storage import settings
 
     journal.log(db, "cli", "cli", action, subject, detail, verification="verifiee",
                 exercise=settings.get(db, "exercise") == "1")
@@ -31,14 +32,14 @@ def _fail(command: str, message: str) -> int:
 
 
 def _key(path):
-    from .. import signing
+    from kit.crypto import signing
 
     return signing.load_key(path) if path else None
 
 
 def bundle(args) -> int:
-    from . import bundle as bundles
-    from ..signing import KeyError_, parse_public_key
+    from kit.exchange import bundle as bundles
+    from kit.crypto.signing import KeyError_, parse_public_key
 
     db, data_dir = _open(args)
     try:
@@ -68,7 +69,7 @@ def bundle(args) -> int:
 
 
 def backup(args) -> int:
-    from . import backup as backups
+    from kit.exchange import backup as backups
 
     db, data_dir = _open(args)
     try:
@@ -87,7 +88,7 @@ def backup(args) -> int:
 
 
 def restore(args) -> int:
-    from . import backup as backups
+    from kit.exchange import backup as backups
 
     db, data_dir = _open(args)
     try:
@@ -103,7 +104,7 @@ def restore(args) -> int:
 
 
 def timeline(args) -> int:
-    from . import timeline as timelines
+    from kit.exchange import timeline as timelines
 
     db, _data_dir = _open(args)
     try:
@@ -116,7 +117,7 @@ def timeline(args) -> int:
 
 
 def purge(args) -> int:
-    from . import purge as purges
+    from kit.exchange import purge as purges
 
     db, _data_dir = _open(args)
     try:
@@ -130,9 +131,9 @@ def purge(args) -> int:
 
 
 def cap(args) -> int:
-    from . import cap as caps
-    from .. import records, settings
-    from ..signing import KeyError_
+    from kit.exchange import cap as caps
+    from kit.storage import queries as records, settings
+    from kit.crypto.signing import KeyError_
 
     db, _data_dir = _open(args)
     try:
@@ -162,7 +163,7 @@ def cap(args) -> int:
 
 
 def table(args) -> int:
-    from . import tabular
+    from kit.exchange import tabular
 
     db, _data_dir = _open(args)
     try:
@@ -187,8 +188,8 @@ def table(args) -> int:
 
 
 def vcf(args) -> int:
-    from . import cards
-    from .. import settings
+    from kit.exchange import cards
+    from kit.storage import settings
 
     db, _data_dir = _open(args)
     try:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import time
 
-from . import journal, records, settings
-from .db import transaction
-from .mesh import records as r
+from kit.core import journal
+from kit.storage import queries as records, settings
+from kit.storage.db import transaction
+from kit.mesh import records as r
 
 POST_TYPES = {"board": r.Board, "need": r.Need, "offer": r.Offer}
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request
 
-from ... import journal
-from ...content import AUDIENCES, PHASES
-from ...db import get_db, transaction
-from ...i18n import _
-from .. import forms
-from ..common import kit_state
-from . import requires
-from .view import form, rows, who, whole
+from kit.core import journal
+from kit.storage.seed import AUDIENCES, PHASES
+from kit.storage.db import get_db, transaction
+from kit.web.i18n import _
+from kit.web import forms
+from kit.web.common import kit_state
+from kit.web.admin import requires
+from kit.web.admin.view import form, rows, who, whole
 
 bp = Blueprint("admin_content", __name__, url_prefix="/admin/contenu")
 

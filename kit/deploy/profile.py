@@ -155,7 +155,7 @@ def _check_tz(name: str) -> bool:
 
 def _check_public_key(text: str) -> bool:
     try:
-        from .signing import parse_public_key
+        from kit.crypto.signing import parse_public_key
 
         return bool(parse_public_key(text))
     except Exception:
@@ -224,7 +224,7 @@ def parse(data: dict, source: str = "kit.toml", *, base_dir: Path | None = None)
         r.problem("admin.password_hash", "is not a Werkzeug password hash",
                   "copy it from the batch tool's output (it starts with scrypt:)")
     try:
-        from .auth import check_name
+        from kit.core.auth import check_name
 
         admin_name = check_name(admin_name)
     except ValueError as exc:
@@ -256,7 +256,7 @@ def parse(data: dict, source: str = "kit.toml", *, base_dir: Path | None = None)
         altitude=r.get("radio.altitude", int, 0),
     )
     try:
-        from .radio.spec import parse as parse_radio
+        from kit.radio.spec import parse as parse_radio
 
         parse_radio(radio.device)
     except ValueError as exc:
@@ -366,7 +366,8 @@ def apply_to_database(profile: Profile, database: str) -> str | None:
     """The profile's identity into the kit's settings, and its first admin account if the
     kit has no account yet. Returns the password only when it was generated here (to be
     shown once); a given password or hash is never returned nor stored in clear."""
-    from . import auth, db, journal, settings
+    from kit.core import auth, journal
+    from kit.storage import db, settings
 
     conn = db.connect(database)
     try:
