@@ -25,7 +25,7 @@ def app(tmp_path, signing_key):
 @pytest.fixture
 def admin_app(app):
     """The same kit's operators' listener (same data folder and keys)."""
-    return create_app({**app.config, "LISTENER": "admin"})
+    return create_app({"LISTENER": "admin"}, kit=app.extensions["kit"])
 
 
 @pytest.fixture

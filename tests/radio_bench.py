@@ -4,34 +4,43 @@ from __future__ import annotations
 
 import time
 
-from kit.core import config as kit_config
-from kit.storage import db, queries as records
-from kit.web.app import create_app
+from kit.core.kit import Kit as CoreKit
+from kit.core.radio_port import RadioSpec
+from kit.mesh import records as r
 from kit.radio.service import MeshService, ServiceConfig
-from kit.radio.spec import RadioSpec
 from kit.sim import Mesh
+from kit.storage import db
+from kit.storage import queries as records
+from kit.web.app import create_app
 
 
 class Kit:
+    """One kit (its Kit, web app and radio service) on radio `node` of a simulated mesh."""
+
     def __init__(self, path, mesh: Mesh, node: int, config: ServiceConfig):
-        self.app = create_app(kit_config.build(path))
-        self.db = db.connect(self.app.config["DATABASE"])
+        self.kit = CoreKit.open(path)
+        self.app = create_app(kit=self.kit)
+        self.db = db.connect(self.kit.database)
         epoch = time.time()
-        self.service = MeshService(self.app.config["DATABASE"], RadioSpec("tcp", host="127.0.0.1", port=mesh.port(node)),
-                                   self.origin, config, clock=lambda: epoch + mesh.now(), seed=node)
-        self.app.extensions["radio"] = self.service
+        self.spec = RadioSpec("tcp", host="127.0.0.1", port=mesh.port(node))
+        self.clock = lambda: epoch + mesh.now()
+        self.service = MeshService(self.kit, self.spec, config, clock=self.clock, seed=node)
+        self.kit.attach_radio(self.service)
+
+    def restart_service(self, seed: int):
+        """A new radio service on the same kit (the kit process restarted); the old one
+        must be stopped first."""
+        self.service = MeshService(self.kit, self.spec, self.service.config, clock=self.clock, seed=seed)
+        self.kit.attach_radio(self.service)
+        return self.service.start()
 
     @property
     def origin(self) -> int:  # the radio's node number once the kit adopted it
         return int(self.db.execute("SELECT value FROM settings WHERE key='kit_origin'").fetchone()[0])
 
     def post(self, text: str, kind=None, **fields):
-        from kit.mesh import records as r
-
-        record = records.publish(self.db, kind or r.Board, self.origin, exercise=False,
-                                 **({"text": text} if text is not None else {}), **fields)
-        self.service.published(record)
-        return record
+        return self.kit.publish(kind or r.Board, exercise=False, **({"text": text} if text is not None else {}),
+                                **fields)
 
     def board(self) -> list[str]:
         return sorted(m["text"] for m in records.board_messages(self.db, limit=500))

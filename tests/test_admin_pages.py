@@ -9,10 +9,11 @@ import pytest
 import segno
 from test_operators import login
 
+from helpers import plant
 from kit.core import auth, journal, moderation
+from kit.mesh import records as r
 from kit.storage import settings
 from kit.storage.db import connect
-from kit.mesh import records as r
 from kit.web.admin import printables
 
 OPERATOR_PAGES = ["/admin/alertes", "/admin/mode", "/admin/moderation", "/admin/contenu",
@@ -324,11 +325,11 @@ def test_dashboard_shows_kits_sites_needs_reports_with_age(as_role, db):
     from kit.storage import queries as records
 
     origin = int(settings.get(db, "kit_origin"))
-    records.publish(db, r.Health, 0x0BADCAFE, exercise=False, now=int(time.time()) - 7200, uptime_s=5000,
+    plant(db, r.Health, 0x0BADCAFE, exercise=False, now=int(time.time()) - 7200, uptime_s=5000,
                     radio=r.RadioState.DEGRADED, queue_len=4, airtime_ms_hour=9000, last_sync=None,
                     mode=r.KitMode.CRISE, battery_pct=63)
-    records.publish(db, r.Need, origin, exercise=True, text="Couvertures pour le gymnase", name="Lina")
-    records.publish(db, r.FieldReport, origin, exercise=False, location="Pont de la Vézène",
+    plant(db, r.Need, origin, exercise=True, text="Couvertures pour le gymnase", name="Lina")
+    plant(db, r.FieldReport, origin, exercise=False, location="Pont de la Vézène",
                     incident=r.IncidentType.FLOOD, severity=r.Severity.SEVERE, text="Eau sur le tablier")
     page = as_role("volunteer").get("/admin/", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "!0badcafe" in page and "63 %" in page and "degraded" in page and "2 h" in page

@@ -79,17 +79,15 @@ def test_post_waits_for_moderation_then_lists_with_cursor(app, client, spec):
     check_response(spec, "/api/v1/messages", "post", created)
     listing = client.get("/api/v1/messages").json
     assert listing["messages"] == [] and [m["text"] for m in listing["pending"]] == ["Couvertures"]
-    from kit.core import moderation
-    from kit.storage.db import connect
-    db = connect(app.config["DATABASE"])
-    origin = int(db.execute("SELECT value FROM settings WHERE key='kit_origin'").fetchone()[0])
-    approved = moderation.approve(db, 1, "op", origin)
+    kit = app.extensions["kit"]
+    origin = kit.origin
+    approved = kit.approve_post(1, "op")
     first = client.get("/api/v1/messages").json
     check_response(spec, "/api/v1/messages", "get", client.get("/api/v1/messages"))
     assert [m["text"] for m in first["messages"]] == ["Couvertures"] and first["pending"] == []
     assert first["messages"][0]["id"] == f"{origin:08x}-{approved.seq}"
     client.post("/api/v1/messages", json={"kind": "board", "text": "Pont fermé"})
-    moderation.approve(db, 2, "op", origin)
+    kit.approve_post(2, "op")
     newer = client.get(f"/api/v1/messages?since={first['cursor']}").json
     assert [m["text"] for m in newer["messages"]] == ["Pont fermé"]
     only_needs = client.get("/api/v1/messages?kind=need").json["messages"]

@@ -7,14 +7,17 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from kit.core import auth
 from kit.core import config as kit_config
-from kit.web.app import create_app
-from kit.storage.db import connect
 from kit.crypto.signing import new_key
+from kit.storage.db import connect
+from kit.web.app import create_app
 
 pytestmark = pytest.mark.slow
 

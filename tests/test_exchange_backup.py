@@ -3,14 +3,13 @@ import json
 import sqlite3
 
 import pytest
-
-from kit.core import auth
-from kit.cli import main as cli
-from kit.storage import settings
-from kit.exchange import backup, vulnerable
-
 from helpers import kit_origin
 from test_exchange_support import PERSON, db_of, english, fill, make_kit, new_key  # noqa: F401 (fixture)
+
+from kit.cli import main as cli
+from kit.core import auth
+from kit.exchange import backup, vulnerable
+from kit.storage import settings
 
 pytestmark = pytest.mark.usefixtures("english")
 

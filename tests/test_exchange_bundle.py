@@ -3,13 +3,13 @@ import base64
 import json
 
 import pytest
+from test_exchange_support import PERSON, db_of, english, fill, make_kit, new_key  # noqa: F401 (fixture)
 
 from kit.cli import main as cli
-from kit.storage import queries as records, settings
-from kit.exchange import bundle, vulnerable
 from kit.crypto.signing import load_key
-
-from test_exchange_support import PERSON, db_of, english, fill, make_kit, new_key  # noqa: F401 (fixture)
+from kit.exchange import bundle, vulnerable
+from kit.storage import queries as records
+from kit.storage import settings
 
 pytestmark = pytest.mark.usefixtures("english")
 

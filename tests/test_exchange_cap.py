@@ -3,14 +3,13 @@ import re
 import xml.etree.ElementTree as ET
 
 import pytest
+from helpers import kit_of, kit_origin
+from test_exchange_support import alert, db_of, english, make_kit, new_key  # noqa: F401 (fixture)
 
-from kit.storage import settings
+from kit.crypto.signing import load_key
 from kit.exchange import cap
 from kit.mesh import records as r
-from kit.crypto.signing import load_key
-
-from helpers import kit_origin
-from test_exchange_support import alert, db_of, english, make_kit, new_key  # noqa: F401 (fixture)
+from kit.storage import settings
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -34,7 +33,10 @@ def row(db, uid):
 
 
 def import_into(db, key_path, xml, *, exercise=False):
-    return cap.import_alert(db, load_key(key_path), kit_origin(db), xml, by="test", kit_exercise=exercise)
+    kit = kit_of(db, key_path)
+    if exercise:
+        kit.set_mode({"exercise": "1"}, "test", "cli")
+    return cap.import_alert(kit, xml, by="test")
 
 
 def test_export_has_the_cap_structure(kits):
@@ -124,7 +126,7 @@ def test_import_needs_a_signing_key(kits):
     (db_a, key_a), (db_b, _key_b) = kits["a"], kits["b"]
     xml = cap.export_alert(db_a, *alert(db_a, key_a).uid)
     with pytest.raises(cap.CapError, match="no signing key"):
-        cap.import_alert(db_b, None, kit_origin(db_b), xml, by="test", kit_exercise=False)
+        cap.import_alert(kit_of(db_b), xml, by="test")
     assert db_b.execute("SELECT count(*) FROM cap_imports").fetchone()[0] == 0
 
 

@@ -3,16 +3,16 @@ import json
 import time
 
 import pytest
+from helpers import kit_origin, plant
+from test_exchange_support import alert, db_of, english, make_kit, new_key  # noqa: F401 (fixture)
 
 from kit.cli import main as cli
 from kit.core import journal
-from kit.storage import queries as records, settings
+from kit.crypto.signing import load_key
 from kit.exchange import bundle, purge
 from kit.mesh import records as r
-from kit.crypto.signing import load_key
-
-from helpers import kit_origin
-from test_exchange_support import alert, db_of, english, make_kit, new_key  # noqa: F401 (fixture)
+from kit.storage import queries as records
+from kit.storage import settings
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -31,19 +31,19 @@ def old_and_new(db, key):
     origin, now = kit_origin(db), int(time.time())
     made = {}
     for label, at in (("old", now - 40 * DAY), ("new", now - 2 * DAY)):
-        made[f"checkin-{label}"] = records.publish(db, r.Checkin, origin, exercise=False, now=at,
+        made[f"checkin-{label}"] = plant(db, r.Checkin, origin, exercise=False, now=at,
                                                    name=f"Paul {label}", note=f"chez ma fille {label}")
-        made[f"board-{label}"] = records.publish(db, r.Board, origin, exercise=False, now=at,
+        made[f"board-{label}"] = plant(db, r.Board, origin, exercise=False, now=at,
                                                  text=f"Je cherche mon chat {label}", author=f"Jeanne {label}")
-        made[f"need-{label}"] = records.publish(db, r.Need, origin, exercise=False, now=at,
+        made[f"need-{label}"] = plant(db, r.Need, origin, exercise=False, now=at,
                                                 text=f"Besoin d'eau {label}", name=f"Ali {label}")
-        made[f"report-{label}"] = records.publish(db, r.FieldReport, origin, exercise=False, now=at,
+        made[f"report-{label}"] = plant(db, r.FieldReport, origin, exercise=False, now=at,
                                                   location="Pont du Moulin", incident=r.IncidentType.FLOOD,
                                                   severity=r.Severity.SEVERE, text=f"Route coupée {label}")
         db.execute("INSERT INTO pending_posts (kind, text, name, created_at) VALUES ('board', ?, ?, ?)",
                    [f"En attente {label}", f"Zoé {label}", at])
         journal.log(db, "op", "web", "moderation.approve", "x", f"Je cherche mon chat {label}", at=at)
-    records.publish(db, r.Correction, origin, exercise=False, target=made["checkin-old"].uid,
+    plant(db, r.Correction, origin, exercise=False, target=made["checkin-old"].uid,
                     text="finalement à l'hôpital")
     alert(db, key)
     return made
@@ -93,8 +93,8 @@ def test_retention_setting_and_override(kit):
 
 def test_exercise_data_can_go_at_once(kit):
     _app, db, _key, _pub = kit
-    drill = records.publish(db, r.Checkin, kit_origin(db), exercise=True, name="Figurant", note="plastron")
-    real = records.publish(db, r.Checkin, kit_origin(db), exercise=False, name="Réel", note="vrai")
+    drill = plant(db, r.Checkin, kit_origin(db), exercise=True, name="Figurant", note="plastron")
+    real = plant(db, r.Checkin, kit_origin(db), exercise=False, name="Réel", note="vrai")
     assert purge.purge(db)["records"] == 0
     assert purge.purge(db, exercise=True)["records"] == 1
     assert body(db, drill)["name"] == "" and body(db, real)["name"] == "Réel"

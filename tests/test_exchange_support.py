@@ -3,15 +3,15 @@ import time
 
 import pytest
 from flask import Flask
+from helpers import kit_of, kit_origin, plant
 
-from kit.core import alerts, config as kit_config, moderation
-from kit.storage import queries as records
+from kit.core import alerts, moderation
+from kit.core import config as kit_config
 from kit.crypto import signing
-from kit.web.app import create_app
-from kit.storage.db import connect
 from kit.mesh import records as r
-
-from helpers import kit_origin
+from kit.storage import queries as records
+from kit.storage.db import connect
+from kit.web.app import create_app
 
 
 def make_kit(folder, *, key_path=None, trust=(), listener="resident"):
@@ -36,8 +36,7 @@ def alert(db, key_path, *, exercise=False, **fields):
             "response_type": "Evacuate", "instruction": "Montez à l'étage.", "area": "Quartier du Moulin",
             "description": "La Vézène déborde au pont du Moulin.",
             "expires": int(time.time()) + 6 * 3600} | fields
-    return alerts.publish(db, signing.load_key(key_path), kit_origin(db), alerts.fields_from(data),
-                          exercise=exercise)
+    return kit_of(db, key_path).create_alert(alerts.fields_from(data), "op", "cli", exercise=exercise)
 
 
 PERSON = {"full_name": "Germaine Tartempion", "birth_year": "1938", "address": "3 rue du Moulin",
@@ -47,15 +46,16 @@ PERSON = {"full_name": "Germaine Tartempion", "birth_year": "1938", "address": "
 def fill(db, key_path):
     """A crisis on kit A: posts, a check-in, an alert, a site status, a hidden and a corrected post."""
     origin = kit_origin(db)
+    kit = kit_of(db)
     made = {}
     for text in ("Route coupée au pont", "Besoin de sacs de sable", "Bonjour à tous"):
         post = moderation.submit(db, "board", text, "Jeanne", exercise=False)
-        made[text] = moderation.approve(db, post, "op", origin)
-    records.publish(db, r.Checkin, origin, exercise=False, name="Paul Martin", note="chez ma fille")
+        made[text] = kit.approve_post(post, "op")
+    plant(db, r.Checkin, origin, exercise=False, name="Paul Martin", note="chez ma fille")
     alert(db, key_path)
-    records.publish(db, r.SiteStatus, origin, exercise=False, site=0, status=r.SiteState.OUVERT, present=12)
-    moderation.hide(db, records.format_uid(made["Bonjour à tous"].uid), "op", origin, "hors sujet")
-    moderation.correct(db, records.format_uid(made["Besoin de sacs de sable"].uid), "Besoin de 50 sacs", "op", origin)
+    plant(db, r.SiteStatus, origin, exercise=False, site=0, status=r.SiteState.OUVERT, present=12)
+    kit.hide_message(records.format_uid(made["Bonjour à tous"].uid), "op", "hors sujet")
+    kit.correct_message(records.format_uid(made["Besoin de sacs de sable"].uid), "Besoin de 50 sacs", "op")
     return made
 
 

@@ -3,10 +3,9 @@ import csv
 import io
 
 import pytest
+from test_exchange_support import db_of, english, make_kit  # noqa: F401 (fixture)
 
 from kit.exchange import cards, tabular
-
-from test_exchange_support import db_of, english, make_kit  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.usefixtures("english")
 

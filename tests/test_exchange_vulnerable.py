@@ -8,18 +8,18 @@ import time
 from pathlib import Path
 
 import pytest
-
-from kit.core import auth, journal
-from kit.storage import queries as records, settings
-from kit.exchange import backup, bundle, timeline, vulnerable
-from kit.mesh import codec
-from kit.mesh import records as r
-from kit.crypto.signing import load_key
-from kit.storage.sqlite_store import SqliteStore
-
 from helpers import kit_origin
 from test_exchange_support import PERSON, db_of, english, fill  # noqa: F401 (fixture)
 from test_pages import crawl
+
+from kit.core import auth, journal
+from kit.crypto.signing import load_key
+from kit.exchange import backup, bundle, timeline, vulnerable
+from kit.mesh import codec
+from kit.mesh import records as r
+from kit.storage import queries as records
+from kit.storage import settings
+from kit.storage.sqlite_store import SqliteStore
 
 pytestmark = pytest.mark.usefixtures("english")
 

@@ -5,13 +5,12 @@ import json
 import re
 
 import pytest
+from test_exchange_support import alert, db_of, english, fill, make_kit, new_key  # noqa: F401 (fixture)
 
 from kit.core import auth, journal
-from kit.storage import settings
-from kit.exchange import cap
 from kit.crypto.signing import load_key, public_key_text
-
-from test_exchange_support import alert, db_of, english, fill, make_kit, new_key  # noqa: F401 (fixture)
+from kit.exchange import cap
+from kit.storage import settings
 
 pytestmark = pytest.mark.usefixtures("english")
 

@@ -5,12 +5,15 @@ import time
 
 import pytest
 
-from kit.core import auth, kit_health as health
-from kit.storage import queries as records, settings
-from kit.web.app import create_app
+from helpers import plant
+from kit.core import auth
+from kit.core import kit_health as health
+from kit.core.radio_port import NoRadio
 from kit.mesh import records as r
 from kit.mesh.codec import Decoder, encode
-from kit.core.radio_port import NoRadio
+from kit.storage import queries as records
+from kit.storage import settings
+from kit.web.app import create_app
 
 
 def test_fields_from_the_radio_status():
@@ -42,7 +45,7 @@ def test_a_health_record_round_trips_over_the_air_and_into_the_dashboard_table(a
     origin = int(settings.get(db, "kit_origin"))
     fields = health.fields({"state": "connected", "queue": 2, "last_sync": int(time.time()) - 60}, "crise",
                            uptime=86_400, battery=91, airtime_ms_hour=12_345)
-    record = records.publish(db, r.Health, origin, exercise=True, **fields)
+    record = plant(db, r.Health, origin, exercise=True, **fields)
     frames = encode(record, sender=origin)
     assert len(frames) == 1 and len(frames[0]) <= 24  # ≈ 0.56 s on LONG_FAST
     assert Decoder().decode(frames[0], origin, now=0.0) == record
@@ -56,7 +59,7 @@ def test_an_old_report_is_shown_as_silent(app):
     from kit.storage.db import connect
 
     db = connect(app.config["DATABASE"])
-    records.publish(db, r.Health, 7, exercise=False, now=int(time.time()) - health.SILENT_AFTER_S - 10,
+    plant(db, r.Health, 7, exercise=False, now=int(time.time()) - health.SILENT_AFTER_S - 10,
                     **health.fields({"state": "connected"}, "veille", uptime=1, battery=None))
     assert [k["silent"] for k in health.latest(db)] == [True]
 
@@ -88,8 +91,7 @@ def test_every_kits_health_reaches_every_dashboard(tmp_path):
         # A later report replaces the earlier one (one row per kit, newest wins).
         first = {o: s for o, s in kits[2].db.execute("SELECT origin, seq FROM kit_health")}
         assert wait_for(lambda: all(s > first[o] for o, s in kits[2].db.execute("SELECT origin, seq FROM kit_health")), 60)
-        admin_app = create_app({**kits[2].app.config, "LISTENER": "admin"})
-        admin_app.extensions["radio"] = kits[2].service
+        admin_app = create_app({"LISTENER": "admin"}, kit=kits[2].kit)
         client = admin_app.test_client()
         assert login(client, "cell", auth.add_user(kits[2].db, "cell", "operator")).status_code == 303
         page = client.get("/admin/").get_data(as_text=True)

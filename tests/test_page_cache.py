@@ -62,7 +62,8 @@ def test_radio_state_change_refreshes_the_home_page(app, client):
         def published(self, record):
             pass
 
-    radio = app.extensions["radio"] = Radio()
+    radio = Radio()
+    app.extensions["kit"].attach_radio(radio)
     assert "Radio : reliée aux autres kits." in client.get("/").get_data(as_text=True)
     radio.state = "reconnecting"
     assert "Radio : pas reliée pour le moment." in client.get("/").get_data(as_text=True)

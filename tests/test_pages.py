@@ -94,6 +94,7 @@ def test_home_changes_with_mode_and_shows_alerts_first(app, client, signing_key)
     veille = client.get("/").get_data(as_text=True)
     db.execute("INSERT OR REPLACE INTO settings VALUES ('mode','crise'), ('active_risk','inondation')")
     from helpers import publish_alert
+
     from kit.crypto.signing import load_key
     publish_alert(db, load_key(signing_key), headline="Montez à l'étage",
                   instruction="Quittez le rez-de-chaussée")

@@ -10,10 +10,10 @@ import pytest
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from kit.core import auth
-from kit.storage import db, settings
-from kit.deploy import profile as kit_profile
-from kit.web.app import prepare_database
 from kit.deploy import bootconfig
+from kit.deploy import profile as kit_profile
+from kit.storage import db, settings
+from kit.core.kit import Kit
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "deploy" / "example-kit.toml"
@@ -72,29 +72,29 @@ def test_cli_check_exit_codes(tmp_path):
     assert strict.returncode == 2 and "public example key" in strict.stderr
 
 
-def _database(tmp_path):
-    path = str(tmp_path / "kit.db")
-    prepare_database(path)
-    return path
+def _kit(tmp_path):
+    return Kit.open(tmp_path)
 
 
 def test_serve_profile_sets_identity_and_generates_the_first_admin_once(tmp_path):
-    path = _database(tmp_path)
+    kit = _kit(tmp_path)
+    path = kit.database
     p = kit_profile.loads(REAL)
-    password = kit_profile.apply_to_database(p, path)
+    password = kit_profile.apply_to_kit(p, kit)
     assert password and len(password) >= 12
     conn = db.connect(path)
     assert settings.get(conn, "kit_name") == "Kit 01 - Mairie" and settings.get(conn, "commune_insee") == "45999"
     stored = conn.execute("SELECT password_hash FROM users WHERE name = 'admin'").fetchone()[0]
     assert password not in stored and check_password_hash(stored, password)
     assert auth.verify(conn, "admin", password)
-    assert kit_profile.apply_to_database(p, path) is None  # accounts exist: nothing more
+    assert kit_profile.apply_to_kit(p, kit) is None  # accounts exist: nothing more
 
 
 def test_serve_profile_uses_the_given_hash_and_never_returns_it(tmp_path):
-    path = _database(tmp_path)
+    kit = _kit(tmp_path)
+    path = kit.database
     text = REAL.replace("[admin]\n", f'[admin]\npassword_hash = "{generate_password_hash("correct horse battery")}"\n')
-    assert kit_profile.apply_to_database(kit_profile.loads(text), path) is None
+    assert kit_profile.apply_to_kit(kit_profile.loads(text), kit) is None
     assert auth.verify(db.connect(path), "admin", "correct horse battery")
 
 

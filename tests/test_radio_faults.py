@@ -4,11 +4,10 @@ import random
 import time
 
 import pytest
+from radio_bench import Kit, fast_config, wait_for
 
 from kit.mesh import records as r
 from kit.sim import Mesh
-
-from radio_bench import Kit, fast_config, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -48,21 +47,21 @@ def test_radio_unplugged_20_times_during_sends_delivers_everything_exactly_once(
 def test_100k_random_and_mutated_frames_through_the_radio_path(tmp_path):
     """Every packet the radio hands over goes through MeshService._handle_packet, into the
     sync engine and the SQLite store: garbage is counted, never raised, and changes nothing."""
-    from kit.storage import db
-    from kit.web.app import prepare_database
+    from kit.core.kit import Kit
+    from kit.core.radio_port import RadioSpec
     from kit.mesh import codec
-    from kit.mesh.sync import SyncEngine
+    from kit.radio.pump import EnginePump
     from kit.radio.service import MeshService
-    from kit.radio.spec import RadioSpec
     from kit.storage.sqlite_store import SqliteStore
 
-    path = tmp_path / "kit.db"
-    prepare_database(str(path))
-    service = MeshService(str(path), RadioSpec("none"), origin=7, seed=1)
-    service.db = db.connect(path)
-    service.conn = service.db.conn
+    kit = Kit.open(tmp_path)
+    service = MeshService(kit, RadioSpec("none"), seed=1)
+    service.conn = kit.db().conn
     service.store = SqliteStore(service.conn)
-    service.engine = SyncEngine(7, service.store, random.Random(1), 1_800_000_000.0)
+    service.pump = EnginePump(kit, service.store, random.Random(1), preset="LONG_FAST", duty_cycle=0.05,
+                              sync_interval_s=600, history_save_s=300)
+    service.pump.start(node=7, now=1_800_000_000.0)
+    service.engine = service.pump.engine
     rng = random.Random(2024)
     valid = [frame for i in range(1, 40) for frame in codec.encode(
         r.Board(origin=9, seq=i, created_at=1_800_000_000 + i, text=f"message {i} " * rng.randint(1, 30)))]

@@ -4,12 +4,12 @@ Topology: kits on radios 0 — 1 — 2 (a line: 0 and 2 only hear each other thr
 radio 3 is a volunteer's stock handheld next to radio 1.
 """
 import pytest
+from radio_bench import Kit, fast_config, wait_for
 
 from kit.mesh import records as r
 from kit.sim import Mesh, Topology
 from kit.sim.testing import Received, close_all, connect
-
-from radio_bench import Kit, fast_config, wait_for
+from kit.storage.queries import board_messages
 
 SPEED = 20.0
 PRESET = "SHORT_FAST"
@@ -69,10 +69,7 @@ def test_a_kit_that_was_off_catches_up(mesh_and_kits, tmp_path):
     kits[0].post("pendant l'absence 1")
     kits[1].post("pendant l'absence 2")
     assert wait_for(lambda: len(kits[1].board()) == 2 and len(kits[0].board()) == 2, 30)
-    from kit.radio.service import MeshService
-
-    old = kits[2].service
-    kits[2].service = MeshService(old.database, old.spec, old.origin, old.config, clock=old.clock, seed=9).start()
+    kits[2].restart_service(seed=9)
     assert wait_for(lambda: kits[2].board() == ["pendant l'absence 1", "pendant l'absence 2"], 90), kits[2].board()
 
 
@@ -95,12 +92,11 @@ def test_volunteer_text_reaches_every_board_once_with_the_sender_name(mesh_and_k
     handheld.sendText("Arbre tombé rue des Saules")
     assert wait_for(lambda: all("Arbre tombé rue des Saules" in k.board() for k in kits), 60), \
         [k.board() for k in kits]
+    # Every kit has either re-published the text or stood down: none may still do it.
+    assert wait_for(lambda: all(k.service.status()["pending_texts"] == 0 for k in kits), 30)
     mesh.wait_idle(10)
-    import time
-    time.sleep(2)  # the other kits' re-publish timers would have fired by now
     for kit in kits:
-        shown = [m for m in __import__("kit.storage.queries", fromlist=["x"]).board_messages(kit.db)
-                 if m["text"] == "Arbre tombé rue des Saules"]
+        shown = [m for m in board_messages(kit.db) if m["text"] == "Arbre tombé rue des Saules"]
         assert len(shown) == 1 and shown[0]["kind"] == "radio"
 
 

@@ -1,8 +1,11 @@
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kit.storage import db, queries as records
+from helpers import ingest, plant
 from kit.mesh import records as r
 from kit.mesh.store import MemoryStore
+from kit.storage import db
+from kit.storage import queries as records
 from kit.storage.names import name_key
 from kit.storage.sqlite_store import SqliteStore
 
@@ -26,8 +29,8 @@ def board(origin, seq, text="x", **extra):
 
 def test_sequences_are_per_origin_and_gapless(tmp_path):
     database = fresh(tmp_path)
-    a = [records.publish(database, r.Board, 1, exercise=False, text=f"a{i}") for i in range(3)]
-    b = records.publish(database, r.Board, 2, exercise=False, text="b")
+    a = [plant(database, r.Board, 1, exercise=False, text=f"a{i}") for i in range(3)]
+    b = plant(database, r.Board, 2, exercise=False, text="b")
     assert [x.seq for x in a] == [1, 2, 3] and b.seq == 1
     assert records.format_uid(a[0].uid) == "00000001-1"
 
@@ -36,8 +39,8 @@ def test_ingest_is_idempotent(tmp_path):
     database = fresh(tmp_path)
     record = r.Board(origin=0xABCDEF01, seq=7, created_at=1_700_000_000, exercise=True,
                      text="de loin", author="K2")
-    assert records.ingest(database, record) is True
-    assert records.ingest(database, record) is False
+    assert ingest(database, record) is True
+    assert ingest(database, record) is False
     messages = records.board_messages(database)
     assert len(messages) == 1 and messages[0]["id"] == "abcdef01-7" and messages[0]["exercise"] is True
     assert messages[0]["name"] == "K2"
@@ -63,8 +66,8 @@ def test_stored_record_reads_back_identical(tmp_path):
 
 def test_deletion_before_its_target_still_hides_it(tmp_path):
     database = fresh(tmp_path)
-    records.ingest(database, r.Deletion(origin=9, seq=1, created_at=1, target=r.Uid(5, 1)))
-    records.ingest(database, board(5, 1, "spam"))
+    ingest(database, r.Deletion(origin=9, seq=1, created_at=1, target=r.Uid(5, 1)))
+    ingest(database, board(5, 1, "spam"))
     assert records.board_messages(database) == []
 
 
@@ -76,15 +79,15 @@ def test_correction_applies_in_any_order(tmp_path):
                  r.Correction(origin=9, seq=1, created_at=1_800_000_100, target=r.Uid(5, 1),
                               text="Eau potable au gymnase")]
         for i in order:
-            records.ingest(database, items[i])
+            ingest(database, items[i])
         assert [m["text"] for m in records.board_messages(database)] == ["Eau potable au gymnase"]
 
 
 def test_volunteer_text_heard_by_two_kits_shows_once(tmp_path):
     database = fresh(tmp_path)
     heard = dict(created_at=10, sender=0x1234, sender_name="Vol", packet_id=99, text="Route barrée")
-    records.ingest(database, r.VolunteerText(origin=7, seq=1, **heard))
-    records.ingest(database, r.VolunteerText(origin=3, seq=1, **heard))  # a smaller uid, later
+    ingest(database, r.VolunteerText(origin=7, seq=1, **heard))
+    ingest(database, r.VolunteerText(origin=3, seq=1, **heard))  # a smaller uid, later
     shown = records.board_messages(database)
     assert [(m["text"], m["id"]) for m in shown] == [("Route barrée", "00000003-1")]
 
@@ -106,10 +109,10 @@ def test_alert_update_supersedes_in_any_order(tmp_path):
     database = fresh(tmp_path)
     key = trusting(database)
     update = sign_alert(alert(1, 2, "Vigilance rouge", msg_type=r.MsgType.UPDATE, references=r.Uid(1, 1)), key)
-    records.ingest(database, update)  # the update arrives first
-    records.ingest(database, sign_alert(alert(1, 1, "Vigilance orange"), key))
+    ingest(database, update)  # the update arrives first
+    ingest(database, sign_alert(alert(1, 1, "Vigilance orange"), key))
     assert [a["headline"] for a in records.active_alerts(database, now=0)] == ["Vigilance rouge"]
-    records.ingest(database, sign_alert(alert(1, 3, "Fin", msg_type=r.MsgType.CANCEL,
+    ingest(database, sign_alert(alert(1, 3, "Fin", msg_type=r.MsgType.CANCEL,
                                               references=r.Uid(1, 2)), key))
     assert records.active_alerts(database, now=0) == []
 
@@ -118,15 +121,15 @@ def test_forged_cancel_does_not_retire_a_signed_alert(tmp_path):
     from kit.crypto.signing import sign_alert
     database = fresh(tmp_path)
     key = trusting(database)
-    records.ingest(database, sign_alert(alert(1, 1, "Évacuez le quartier des Grèves"), key))
-    records.ingest(database, alert(666, 1, "Fin de l'alerte", msg_type=r.MsgType.CANCEL, references=r.Uid(1, 1)))
+    ingest(database, sign_alert(alert(1, 1, "Évacuez le quartier des Grèves"), key))
+    ingest(database, alert(666, 1, "Fin de l'alerte", msg_type=r.MsgType.CANCEL, references=r.Uid(1, 1)))
     shown = records.active_alerts(database, now=0, verified_only=True)
     assert [a["headline"] for a in shown] == ["Évacuez le quartier des Grèves"]
 
 
 def test_expired_alerts_are_not_active(tmp_path):
     database = fresh(tmp_path)
-    records.ingest(database, alert(1, 1, "h", expires=100))
+    ingest(database, alert(1, 1, "h", expires=100))
     assert records.active_alerts(database, now=99) and not records.active_alerts(database, now=100)
 
 
@@ -136,8 +139,8 @@ def test_newest_site_status_wins(tmp_path):
                      "updated_at) VALUES ('g', 4, 'Gymnase', 'hebergement', 'a', 47, 2, 'ferme', 'public', '')")
     newer = r.SiteStatus(origin=1, seq=2, created_at=200, site=4, status=r.SiteState.COMPLET, present=120)
     older = r.SiteStatus(origin=2, seq=1, created_at=100, site=4, status=r.SiteState.OUVERT, present=40)
-    records.ingest(database, newer)
-    records.ingest(database, older)
+    ingest(database, newer)
+    ingest(database, older)
     assert database.execute("SELECT status, present FROM sites").fetchone() == ("complet", 120)
 
 
@@ -145,7 +148,7 @@ def test_failed_projection_stores_nothing(tmp_path):
     database = fresh(tmp_path)
     database.execute("DROP TABLE messages")
     try:
-        records.ingest(database, board(5, 1))
+        ingest(database, board(5, 1))
     except Exception:
         pass
     assert database["records"].count == 0 and database["origins"].count == 0
@@ -200,7 +203,7 @@ def test_a_drills_site_status_shows_during_the_drill_only(tmp_path):
     database = fresh(tmp_path)
     database.execute("INSERT INTO sites (slug, position, name, type, address, lat, lon, status, visibility, "
                      "updated_at) VALUES ('g', 4, 'Gymnase', 'hebergement', 'a', 47, 2, 'ouvert', 'public', '')")
-    records.ingest(database, r.SiteStatus(origin=1, seq=1, created_at=100, exercise=True, site=4,
+    ingest(database, r.SiteStatus(origin=1, seq=1, created_at=100, exercise=True, site=4,
                                           status=r.SiteState.EVACUE))
     during = shown(database, exercise=True)[0]
     after = shown(database, exercise=False)[0]

@@ -9,10 +9,9 @@ import dataclasses
 import time
 from datetime import datetime
 
-from kit.storage import queries as records
-from kit.web.i18n import _
+from kit.core.messages import _
 from kit.mesh import records as r
-from kit.crypto.signing import sign_alert
+from kit.storage.json_records import parse_uid
 from kit.storage.projections import cap_name
 
 LIMITS = {"event": 60, "headline": 140, "instruction": 280, "description": 500, "area": 140}
@@ -78,20 +77,13 @@ def fields_from(data: dict) -> dict:
         if not references:
             raise AlertError(_("an Update or a Cancel gives 'references': the id of the alert it replaces"))
         try:
-            fields["references"] = r.Uid(*records.parse_uid(references))
+            fields["references"] = r.Uid(*parse_uid(references))
         except ValueError as exc:
             raise AlertError(_("'%(field)s': %(problem)s", field="references", problem=exc)) from None
     return fields
 
 
-def publish(db, key, origin: int, fields: dict, *, exercise: bool) -> r.Alert:
-    """Sign and store a new alert (it goes first on the radio: the alert lane)."""
-    if key is None:
-        raise AlertError(_("this kit has no signing key: start it with --signing-key (see kit keys new)"))
-    if fields.get("references") and not db.execute(
-            "SELECT 1 FROM alerts WHERE origin = ? AND seq = ?", fields["references"]).fetchone():
-        raise AlertError(_("'references': no such alert on this kit"))
+def record_fields(fields: dict) -> dict:
+    """The Alert record's fields among validated CAP fields (Kit.create_alert signs it)."""
     known = {f.name for f in dataclasses.fields(r.Alert)}
-    return records.publish(db, r.Alert, origin, exercise=exercise,
-                           finish=lambda alert: sign_alert(alert, key),
-                           **{k: v for k, v in fields.items() if k in known})
+    return {k: v for k, v in fields.items() if k in known}

@@ -1,16 +1,32 @@
-"""The kit's embedded defaults. `kit serve` options and the kit profile override them."""
+"""Every default of the kit, once. `kit serve` options and the kit profile override them;
+the CLI, the profile, the web app and the radio service all read them here.
+
+The mesh protocol's own defaults (digest interval, airtime share) live with the protocol
+in kit/mesh and are read from there.
+"""
 from __future__ import annotations
 
 import os
 import secrets
 from pathlib import Path
 
+from kit.mesh.airtime import DEFAULT_PRESET
+from kit.mesh.sync import SyncConfig
+
 DEFAULT_DATA_DIR = "kit-data"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
+# The crisis cell's listener: never the residents' Wi-Fi (the Pi's own screen, an SSH
+# tunnel or the Ethernet port). `none` turns it off.
+DEFAULT_ADMIN_LISTEN = "127.0.0.1:8081"
+DEFAULT_RADIO = "auto"           # the USB radio if one is plugged in, else none
+DEFAULT_TCP_PORT = 4403          # meshtasticd's API port (firmware src/mesh/api/ServerAPI)
+PRESET = DEFAULT_PRESET          # every kit of a commune uses the same preset
+SYNC_INTERVAL_S = SyncConfig.digest_max_s  # the longest quiet gap between two sync digests
+DEMO_DATA_DIR = "kit-demo"
 
-# Waitress settings for a crowd of phones on one Pi (hotspot-and-pi.md §11): few threads
-# (one SQLite writer, little RAM), many connections, slow clients buffered by waitress.
+# Waitress settings for a crowd of phones on one Pi: few threads (one SQLite writer, little
+# RAM), many connections, slow clients buffered by waitress (docs: waitress "Arguments").
 WAITRESS = {
     "threads": 6,
     "connection_limit": 300,
@@ -43,7 +59,7 @@ def secret_key(folder: Path) -> bytes:
 
 
 def build(data: str | Path | None = None, **overrides) -> dict:
-    """A complete Flask config for a kit whose data lives in `data`."""
+    """The settings of a kit whose data lives in `data` (the web app adds its own)."""
     folder = data_dir(str(data) if data else None)
     folder.mkdir(parents=True, exist_ok=True)
     config = {
@@ -54,12 +70,8 @@ def build(data: str | Path | None = None, **overrides) -> dict:
         "PORTAL_HOSTS": ["kit.lan", "10.42.0.1", "localhost", "127.0.0.1", "[::1]"],
         "PORTAL_IDLE_SECONDS": 3600,
         "RATE_LIMITS": RATE_LIMITS,
-        "RADIO": "none",
-        "MAX_CONTENT_LENGTH": 64 * 1024,
-        "SESSION_COOKIE_HTTPONLY": True,
-        "SESSION_COOKIE_SAMESITE": "Lax",
-        "WTF_CSRF_TIME_LIMIT": 6 * 3600,
-        "WTF_CSRF_SSL_STRICT": False,   # plain HTTP on the hotspot
+        "SIGNING_KEY": None,
+        "TRUST_KEYS": [],
     }
     config.update(overrides)
     return config

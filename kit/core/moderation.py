@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import time
 
-from kit.core import journal
-from kit.storage import queries as records, settings
-from kit.storage.db import transaction
 from kit.mesh import records as r
+from kit.storage.json_records import parse_uid
 
 POST_TYPES = {"board": r.Board, "need": r.Need, "offer": r.Offer}
 
@@ -33,7 +31,8 @@ def pending(db) -> list[dict]:
     return [dict(zip(columns, row)) for row in cursor.fetchall()]
 
 
-def _post(db, post_id: int) -> dict:
+def pending_post(db, post_id: int) -> dict:
+    """A post still waiting for an operator; ModerationError otherwise."""
     cursor = db.execute("SELECT * FROM pending_posts WHERE id = ?", [post_id])
     row = cursor.fetchone()
     if row is None:
@@ -44,53 +43,18 @@ def _post(db, post_id: int) -> dict:
     return post
 
 
-def approve(db, post_id: int, operator: str, origin: int) -> r.Record:
-    """The post becomes a shared record (same text, its original exercise flag)."""
-    fields = {}
-    with records.LOCAL_WRITES, transaction(db):  # published and marked approved, or neither
-        post = _post(db, post_id)
-        fields["text"] = post["text"]
-        fields["author" if post["kind"] == "board" else "name"] = post["name"]
-        record = records.publish(db, POST_TYPES[post["kind"]], origin, exercise=bool(post["exercise"]),
-                                 **fields)
-        db.execute("UPDATE pending_posts SET state = 'approved', decided_by = ?, origin = ?, seq = ? "
-                   "WHERE id = ?", [operator, *record.uid, post_id])
-        journal.log(db, operator, "web", "moderation.approve", records.format_uid(record.uid),
-                    post["text"][:120], exercise=bool(post["exercise"]), verification="verifiee")
-    return record
+def record_of(post: dict) -> tuple[type[r.Record], dict]:
+    """The record type and fields a resident's post becomes once approved."""
+    author = "author" if post["kind"] == "board" else "name"
+    return POST_TYPES[post["kind"]], {"text": post["text"], author: post["name"]}
 
 
-def reject(db, post_id: int, operator: str) -> None:
-    post = _post(db, post_id)
-    with transaction(db):
-        db.execute("UPDATE pending_posts SET state = 'rejected', decided_by = ? WHERE id = ?",
-                   [operator, post_id])
-        journal.log(db, operator, "web", "moderation.reject", f"local-{post_id}", post["text"][:120],
-                    exercise=bool(post["exercise"]))
-
-
-def _target(db, uid_text: str) -> r.Uid:
+def target(db, uid_text: str) -> r.Uid:
+    """The shared message an operator hides or corrects; ModerationError if unknown."""
     try:
-        uid = records.parse_uid(uid_text)
+        uid = parse_uid(uid_text)
     except ValueError as exc:
         raise ModerationError(str(exc)) from None
-    if not db.execute("SELECT 1 FROM records WHERE origin = ? AND seq = ?", uid).fetchone():
+    if not db.execute("SELECT 1 FROM records WHERE origin = ? AND seq = ?", list(uid)).fetchone():
         raise ModerationError(f"no message {uid_text}")
     return r.Uid(*uid)
-
-
-def hide(db, uid_text: str, operator: str, origin: int, reason: str = "") -> r.Record:
-    target = _target(db, uid_text)
-    exercise = settings.get(db, "exercise") == "1"
-    record = records.publish(db, r.Deletion, origin, exercise=exercise, target=target, reason=reason[:140])
-    journal.log(db, operator, "web", "message.hide", uid_text, reason, exercise=exercise, verification="verifiee")
-    return record
-
-
-def correct(db, uid_text: str, text: str, operator: str, origin: int) -> r.Record:
-    target = _target(db, uid_text)
-    exercise = settings.get(db, "exercise") == "1"
-    record = records.publish(db, r.Correction, origin, exercise=exercise, target=target, text=text)
-    journal.log(db, operator, "web", "message.correct", uid_text, text[:120], exercise=exercise,
-                verification="verifiee")
-    return record

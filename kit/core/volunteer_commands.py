@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from kit.mesh import records as r
 from kit.mesh.records import Needs, SiteState
 from kit.storage.names import name_key
 
@@ -130,3 +131,52 @@ def _site(rest: str) -> Command:
             return Error(f"#site : je ne comprends pas « {word} ». Envoyez #aide")
     return SiteReport(tuple(t for k in folded[:state_at] for t in k.split()), STATES[folded[state_at]],
                       present, capacity, needs)
+
+
+@dataclass(frozen=True)
+class Planned:
+    """What a command makes: a record for every kit, and the answer once it is made."""
+    record_type: type
+    fields: dict
+    reply: str
+
+
+def plan(command: Command, sender_name: str, sites: list[tuple[int, str]]) -> Planned | str:
+    """The record a command makes, or the answer alone (help, errors). `sites` are the
+    kit's (position, name) in order; the sender's node name signs posts and reports."""
+    if isinstance(command, Error):
+        return command.message
+    if isinstance(command, SiteReport):
+        site = find_site(command.site_words, sites)
+        if isinstance(site, str):
+            return site
+        position, site_name = site
+        counts = f" {command.present}/{command.capacity or '?'}" if command.present is not None else ""
+        return Planned(r.SiteStatus, dict(site=position, status=command.state, present=command.present,
+                                          capacity=command.capacity, needs=command.needs),
+                       f"OK {site_name} : {command.state.name.lower().replace('_', ' ')}{counts}")
+    if isinstance(command, Post):
+        return Planned({"need": r.Need, "offer": r.Offer}[command.kind], dict(text=command.text, name=sender_name),
+                       "OK, publié sur tous les kits.")
+    if isinstance(command, Report):
+        return Planned(r.FieldReport, dict(location=command.location, incident=r.IncidentType.OTHER,
+                                           severity=r.Severity.UNKNOWN, text=f"{command.text} — {sender_name}"),
+                       "OK, rapport transmis à la cellule de crise.")
+    if isinstance(command, Safe):
+        return Planned(r.Checkin, dict(name=command.name, note=command.note),
+                       f"OK, {command.name} est noté(e) en sécurité.")
+    return HELP
+
+
+def find_site(words: tuple[str, ...], sites: list[tuple[int, str]]) -> tuple[int, str] | str:
+    """The one site whose name holds every word (or a word's start); else what to answer."""
+    def matches(name: str) -> bool:
+        parts = name_key(name).split()
+        return all(w in parts or any(part.startswith(w) for part in parts) for w in words)
+
+    found = [(p, n) for p, n in sites if matches(n)]
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        return "Lieu inconnu. Lieux : " + ", ".join(n for _, n in sites[:6])
+    return "Plusieurs lieux : " + ", ".join(n for _, n in found[:4]) + ". Précisez."

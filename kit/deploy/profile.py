@@ -12,6 +12,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kit.core import config as kit_config
+
 REGIONS = ("EU_868", "EU_433")
 PRESETS = ("LONG_FAST", "LONG_MODERATE", "LONG_SLOW", "MEDIUM_FAST", "MEDIUM_SLOW", "SHORT_FAST",
            "SHORT_SLOW")
@@ -51,7 +53,7 @@ class ProfileError(ValueError):
 class Radio:
     device: str = "auto"            # kit serve --radio
     region: str = "EU_868"
-    preset: str = "LONG_FAST"
+    preset: str = kit_config.PRESET
     channel_name: str = ""
     channel_key: str = ""           # base64 of 32 bytes (AES-256)
     channel_url: str = ""           # or a whole Meshtastic channel URL (contains the key)
@@ -180,14 +182,14 @@ def parse(data: dict, source: str = "kit.toml", *, base_dir: Path | None = None)
     timezone = r.get("kit.timezone", str, "Europe/Paris")
     if not _check_tz(timezone):
         r.problem("kit.timezone", f"{timezone!r} is not a known time zone", 'use e.g. "Europe/Paris"')
-    admin_listen = r.get("kit.admin_listen", str, "127.0.0.1:8081")
+    admin_listen = r.get("kit.admin_listen", str, kit_config.DEFAULT_ADMIN_LISTEN)
     host, _, port = admin_listen.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
         r.problem("kit.admin_listen", f"{admin_listen!r} is not HOST:PORT",
-                  'use "127.0.0.1:8081" or the Ethernet address, never the Wi-Fi one')
+                  f'use "{kit_config.DEFAULT_ADMIN_LISTEN}" or the Ethernet address, never the Wi-Fi one')
     elif host.startswith("10.42.0.") or host in ("0.0.0.0", "::", "[::]"):
         r.problem("kit.admin_listen", f"{host} is reachable from the residents' Wi-Fi",
-                  'bind the crisis cell to "127.0.0.1:8081" or to the Ethernet address')
+                  f'bind the crisis cell to "{kit_config.DEFAULT_ADMIN_LISTEN}" or to the Ethernet address')
     elif int(port) in (53, 67, 80, 443):
         r.problem("kit.admin_listen", f"port {port} is used by the residents' side", "use 8081")
 
@@ -245,7 +247,7 @@ def parse(data: dict, source: str = "kit.toml", *, base_dir: Path | None = None)
     radio = Radio(
         device=r.get("radio.device", str, "auto"),
         region=r.get("radio.region", str, "EU_868"),
-        preset=r.get("radio.preset", str, "LONG_FAST"),
+        preset=r.get("radio.preset", str, kit_config.PRESET),
         channel_name=r.get("radio.channel_name", str, ""),
         channel_key=r.get("radio.channel_key", str, ""),
         channel_url=r.get("radio.channel_url", str, ""),
@@ -256,7 +258,7 @@ def parse(data: dict, source: str = "kit.toml", *, base_dir: Path | None = None)
         altitude=r.get("radio.altitude", int, 0),
     )
     try:
-        from kit.radio.spec import parse as parse_radio
+        from kit.core.radio_port import parse as parse_radio
 
         parse_radio(radio.device)
     except ValueError as exc:
@@ -362,28 +364,21 @@ def apply_to_args(profile: Profile, args) -> None:
     args.trust_key = [*args.trust_key, *(k for k in profile.trust_keys if k not in args.trust_key)]
 
 
-def apply_to_database(profile: Profile, database: str) -> str | None:
+def apply_to_kit(profile: Profile, kit) -> str | None:
     """The profile's identity into the kit's settings, and its first admin account if the
     kit has no account yet. Returns the password only when it was generated here (to be
     shown once); a given password or hash is never returned nor stored in clear."""
-    from kit.core import auth, journal
-    from kit.storage import db, settings
+    from kit.storage import settings
 
-    conn = db.connect(database)
-    try:
-        with db.transaction(conn):
-            settings.put_many(conn, profile.settings())
-            if conn.execute("SELECT 1 FROM users LIMIT 1").fetchone():
-                return None
-            if profile.admin_password_hash:
-                auth.add_user(conn, profile.admin_name, "admin", password_hash=profile.admin_password_hash)
-                generated = None
-            elif profile.admin_password:
-                auth.add_user(conn, profile.admin_name, "admin", password=profile.admin_password)
-                generated = None
-            else:
-                generated = auth.add_user(conn, profile.admin_name, "admin")
-            journal.log(conn, "profile", "cli", "user.add", profile.admin_name, "admin", verification="verifiee")
-            return generated
-    finally:
-        conn.conn.close()
+    with kit.writing() as db:
+        settings.put_many(db, profile.settings())
+        if db.execute("SELECT 1 FROM users LIMIT 1").fetchone():
+            return None
+        if profile.admin_password_hash:
+            given = {"password_hash": profile.admin_password_hash}
+        elif profile.admin_password:
+            given = {"password": profile.admin_password}
+        else:
+            given = {}
+        generated = kit.add_user(profile.admin_name, "admin", "profile", "cli", **given)
+        return None if given else generated

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
-from kit.deploy.profile import Profile
 from kit.deploy import radio_config
+from kit.deploy.profile import Profile
 
 TEMPLATES = Path(__file__).parent / "templates"
 WIFI_IF = "wlan0"

@@ -18,11 +18,11 @@ import os
 import time
 from pathlib import Path
 
+from kit.core.messages import _
+from kit.exchange.vulnerable import Register
 from kit.storage import db as kit_db
 from kit.storage.db import transaction
-from kit.web.i18n import _
 from kit.storage.projections import reverify_alerts
-from kit.exchange.vulnerable import Register
 
 FORMAT = "kit-tous-risques/backup"
 VERSION = 1

@@ -10,7 +10,7 @@ anything is read. The payload holds the sync log (every record: messages, alerts
 statuses, check-ins, corrections, deletions…), the shared content with its content_date,
 and the register of vulnerable people only when the exporter asked for it explicitly.
 
-Import merges records through `kit.records.ingest` (already held → nothing happens, so a
+Import merges records through the store (`SqliteStore.put`) (already held → nothing happens, so a
 second import adds nothing, and tombstones keep hiding their targets whatever the order),
 takes the content only if its content_date is newer, and merges the register (newer entry
 wins) only when the caller allows it.
@@ -27,14 +27,14 @@ from pathlib import Path
 from nacl.exceptions import BadSignatureError, CryptoError
 from nacl.signing import VerifyKey
 
-from kit.storage import queries as records, settings
-from kit.storage.db import schema_version, transaction
-from kit.web.i18n import _
+from kit.core.messages import _
 from kit.crypto.signing import public_key_text
-from kit.storage import json_records
+from kit.exchange.vulnerable import Register
+from kit.storage import json_records, settings
+from kit.storage import queries as records
+from kit.storage.db import schema_version, transaction
 from kit.storage.projections import project, trusted_keys
 from kit.storage.sqlite_store import SqliteStore
-from kit.exchange.vulnerable import Register
 
 FORMAT = "kit-tous-risques/bundle"
 VERSION = 1
@@ -166,8 +166,9 @@ def merge(db, data: dict, *, data_dir=None, with_vulnerable: bool = False) -> di
                "vulnerable_skipped": bool(data.get("vulnerable_people")) and not with_vulnerable}
     with transaction(db):
         summary["content"] = _merge_content(db, data.get("content") or {})
+        store = SqliteStore(db.conn)
         for record in parsed:
-            if records.ingest(db, record):
+            if store.put(record):
                 summary["records"] += 1
             else:
                 summary["records_known"] += 1

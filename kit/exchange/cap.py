@@ -20,9 +20,9 @@ import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 
 from kit.core import alerts
-from kit.storage import queries as records, settings
-from kit.storage.db import transaction
-from kit.web.i18n import _
+from kit.core.messages import _, message_of
+from kit.storage import queries as records
+from kit.storage import settings
 
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
 MAX_BYTES = 256 * 1024
@@ -169,9 +169,10 @@ def _already_here(db, fields: dict) -> str | None:
     return f"{row[0]:08x}-{row[1]}" if row else None
 
 
-def import_alert(db, key, origin: int, data: bytes, *, by: str, kit_exercise: bool):
+def import_alert(kit, data: bytes, *, by: str, source: str = "web"):
     """Parse, validate and publish a CAP file as this kit's signed alert. Returns the Alert.
     Anything made while the kit is in exercise mode is an exercise, whatever the file says."""
+    db = kit.db()
     fields = parse(data)
     existing = _already_here(db, fields)
     if existing:
@@ -185,14 +186,13 @@ def import_alert(db, key, origin: int, data: bytes, *, by: str, kit_exercise: bo
             raise CapError(_("This %(type)s refers to no alert held on this kit.", type=fields["msg_type"]))
     try:
         alert_fields = alerts.fields_from(data_in)
-        # The alert and its import note are written together (lock order as in records.publish).
-        with records.LOCAL_WRITES, transaction(db):
-            alert = alerts.publish(db, key, origin, alert_fields,
-                                   exercise=kit_exercise or fields["status"] == "Exercise")
+        with kit.writing():  # the alert and its import note, together
+            alert = kit.create_alert(alert_fields, by, source,
+                                     exercise=kit.exercise() or fields["status"] == "Exercise")
             db.execute("INSERT INTO cap_imports (sender, identifier, sent, origin, seq, imported_at, "
                        "imported_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
                        [fields["sender"], fields["identifier"], fields["sent"], *alert.uid,
                         int(time.time()), by])
     except alerts.AlertError as exc:
-        raise CapError(str(exc)) from None
+        raise CapError(message_of(exc)) from None
     return alert

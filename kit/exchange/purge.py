@@ -27,13 +27,14 @@ import time
 
 from kit.storage import settings
 from kit.storage.db import transaction
-from kit.web.i18n import _
 
 DEFAULT_RETENTION_DAYS = 30
 RESIDENT_KINDS = ("checkin", "board", "need", "offer")
 PERSONAL_FIELDS = {"checkin": ("name", "note"), "board": ("text", "author"),
                    "need": ("text", "name"), "offer": ("text", "name")}
 # Main courante actions whose detail copies a resident's text or name.
+# Written in the main courante in place of purged details (stored text: both languages).
+PURGED = "[données personnelles effacées · personal data purged]"
 JOURNAL_ACTIONS = ("moderation.approve", "moderation.reject", "checkin", "safe", "message.correct")
 
 
@@ -84,7 +85,7 @@ def purge(db, *, older_than_days: int | None = None, exercise: bool = False, now
                 counts["corrections"] += 1
         counts["pending_posts"] = db.execute(
             f"DELETE FROM pending_posts WHERE {condition}", [cutoff, int(exercise)]).rowcount
-        blank = _("[personal data purged]")
+        blank = PURGED
         actions = " OR ".join("action LIKE ?" for _a in JOURNAL_ACTIONS)
         counts["journal"] = db.execute(
             f"UPDATE journal SET detail = ? WHERE ({actions}) AND detail != ? "

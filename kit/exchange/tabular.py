@@ -17,8 +17,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from kit.core.messages import _, message_of
 from kit.storage.db import transaction
-from kit.web.i18n import _
 
 MAX_BYTES = 2 * 1024 * 1024
 # Cells a spreadsheet would run as a formula get a leading apostrophe on export (OWASP
@@ -67,11 +67,15 @@ KINDS = {
 class RowError:
     row: int      # line of the file (the header is row 1)
     field: str
-    problem: str
+    problem: object  # a Message
 
-    def __str__(self) -> str:
+    @property
+    def message(self):
         return _("row %(row)d, %(field)s: %(problem)s", row=self.row, field=self.field or "-",
                  problem=self.problem)
+
+    def __str__(self) -> str:
+        return str(self.message)
 
 
 class ImportError_(ValueError):
@@ -195,7 +199,7 @@ def parse_csv(db, name: str, data: bytes) -> list[dict]:
             try:
                 values[column_name] = _check(columns[column_name], kind, _clean(raw))
             except ValueError as exc:
-                errors.append(RowError(number, column_name, str(exc)))
+                errors.append(RowError(number, column_name, message_of(exc)))
         slug = values.get("slug")
         if slug in seen:
             errors.append(RowError(number, "slug", _("same slug as row %(row)d", row=seen[slug])))

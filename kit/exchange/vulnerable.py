@@ -21,8 +21,8 @@ from nacl.exceptions import CryptoError
 from nacl.secret import SecretBox
 from nacl.utils import random as random_bytes
 
+from kit.core.messages import _
 from kit.storage.db import transaction
-from kit.web.i18n import _
 
 KEY_FILE = "vulnerable.key"
 FIELDS = ("full_name", "birth_year", "address", "category", "phone", "notify", "life_support",

@@ -26,6 +26,9 @@ class Preset:
         return (2**self.spreading_factor) / self.bandwidth_khz
 
 
+# Meshtastic's default preset (firmware src/mesh/MeshRadio.h, config.lora.modem_preset = 0).
+DEFAULT_PRESET = "LONG_FAST"
+
 # The presets allowed in EU_868 (fw MeshRadio.h); the 500 kHz TURBO ones are not.
 PRESETS = {
     p.name: p
@@ -56,7 +59,7 @@ def frame_bytes(payload_len: int) -> int:
     return MESH_HEADER_BYTES + data_overhead(payload_len) + payload_len
 
 
-def airtime_ms(on_air_bytes: int, preset: str | Preset = "LONG_FAST") -> float:
+def airtime_ms(on_air_bytes: int, preset: str | Preset = DEFAULT_PRESET) -> float:
     """Time on air in milliseconds of a LoRa frame of `on_air_bytes` (explicit header, CRC on)."""
     p = PRESETS[preset] if isinstance(preset, str) else preset
     tsym = p.symbol_ms
@@ -67,6 +70,6 @@ def airtime_ms(on_air_bytes: int, preset: str | Preset = "LONG_FAST") -> float:
     return (PREAMBLE_SYMBOLS + 4.25) * tsym + symbols * tsym
 
 
-def payload_airtime_ms(payload_len: int, preset: str | Preset = "LONG_FAST") -> float:
+def payload_airtime_ms(payload_len: int, preset: str | Preset = DEFAULT_PRESET) -> float:
     """Time on air of one Meshtastic packet carrying `payload_len` application bytes."""
     return airtime_ms(frame_bytes(payload_len), preset)

@@ -24,7 +24,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from kit.mesh.airtime import payload_airtime_ms
+from kit.mesh.airtime import DEFAULT_PRESET, payload_airtime_ms
 from kit.mesh.records import Priority
 
 
@@ -48,7 +48,7 @@ SYNC_SOURCE = "sync"  # replies to peers' requests
 
 @dataclass(frozen=True)
 class SchedulerConfig:
-    preset: str = "LONG_FAST"
+    preset: str = DEFAULT_PRESET
     duty_cycle: float = 0.05
     window_s: float = 3600.0
     min_gap_s: float = 4.0  # "≤ one packet per 3–5 s" (meshtastic.md §7)

@@ -46,8 +46,8 @@ import random
 from dataclasses import dataclass, field
 
 from kit.mesh import codec
-from kit.mesh.codec import BROADCAST_ANY, MAX_REQUESTED, Decoder, Digest, DigestEntry, Pending, Rejected, Request, Wants
 from kit.mesh.airtime import payload_airtime_ms
+from kit.mesh.codec import BROADCAST_ANY, MAX_REQUESTED, Decoder, Digest, DigestEntry, Pending, Rejected, Request, Wants
 from kit.mesh.fragments import FragmentLimits
 from kit.mesh.records import MAX_NODE, Alert, Record, Uid, VolunteerText
 from kit.mesh.scheduler import LANE_OF_PRIORITY, SYNC_SOURCE, AirtimeScheduler, Lane, SchedulerConfig
@@ -230,6 +230,10 @@ class SyncEngine:
         we lack (a healed partition): we announce our digest soon. `receive` does the same
         for every record or request frame."""
         self._heard_peer(node, now, announce=True)
+
+    def pending_volunteer_texts(self) -> int:
+        """Handhelds' texts this kit may still re-publish (its random delay has not run out)."""
+        return len(self._volunteer_due)
 
     def status(self, now: float) -> EngineStatus:
         return EngineStatus(

@@ -1,10 +1,12 @@
 """Opening a Meshtastic interface through the real `meshtastic` package, with the hooks
 the kit needs to know the radio is alive.
 
-Library traps handled here or in the service (meshtastic.md §10): pypubsub keeps only weak
-references (listeners are bound methods of a long-lived object); the library may call
-sys.exit() on some paths (SystemExit is caught at this boundary); a lost link must always
-be closed, or its heartbeat timer lives on and raises in its own thread.
+Library traps handled here or in the service: pypubsub keeps only weak references
+(listeners must be bound methods of a long-lived object: pypubsub docs, "Listener
+lifetime"); the library may call sys.exit() on some paths (meshtastic/mesh_interface.py,
+`_disconnected` and the reader thread), so every call into it goes through `guarded`; a
+lost link must always be closed, or its heartbeat timer lives on and raises in its own
+thread.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import time
 from meshtastic.serial_interface import SerialInterface
 from meshtastic.tcp_interface import TCPInterface
 
-from kit.radio.spec import RadioSpec
+from kit.core.radio_port import RadioSpec
 
 log = logging.getLogger(__name__)
 
@@ -42,21 +44,27 @@ class LinkError(Exception):
     """The radio could not be opened; the message says why."""
 
 
+def guarded(call, *args, **kwargs):
+    """One call into the meshtastic library: (result, None), or (None, the exception) —
+    whatever it raised on a dead link, SystemExit included. Ctrl-C still stops the kit."""
+    try:
+        return call(*args, **kwargs), None
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # noqa: BLE001
+        return None, exc
+
+
 def open_interface(spec: RadioSpec):
     """Connect and wait for the radio's configuration. Raises LinkError."""
-    try:
-        if spec.kind == "tcp":
-            iface = KitTCPInterface(hostname=spec.host, portNumber=spec.port)
-        elif spec.kind == "serial":
-            iface = KitSerialInterface(devPath=spec.path)
-        else:
-            raise LinkError(f"no radio link for {spec.describe()}")
-    except LinkError:
-        raise
-    except BaseException as exc:  # noqa: BLE001 — includes SystemExit from the library
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        raise LinkError(f"{spec.describe()}: {type(exc).__name__}: {exc}") from None
+    if spec.kind == "tcp":
+        iface, exc = guarded(KitTCPInterface, hostname=spec.host, portNumber=spec.port)
+    elif spec.kind == "serial":
+        iface, exc = guarded(KitSerialInterface, devPath=spec.path)
+    else:
+        raise LinkError(f"no radio link for {spec.describe()}")
+    if exc is not None:
+        raise LinkError(f"{spec.describe()}: {type(exc).__name__}: {exc}")
     if iface.myInfo is None:
         close_quietly(iface)
         raise LinkError(f"{spec.describe()}: the radio sent no node information")
@@ -68,9 +76,6 @@ def close_quietly(iface) -> None:
     """Close an interface whatever state it is in (its threads and timers must stop)."""
     if iface is None:
         return
-    try:
-        iface.close()
-    except BaseException as exc:  # noqa: BLE001
-        if isinstance(exc, KeyboardInterrupt):
-            raise
+    _, exc = guarded(iface.close)
+    if exc is not None:
         log.debug("closing the radio interface: %s", exc)

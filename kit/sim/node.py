@@ -16,15 +16,13 @@ from typing import Callable
 from meshtastic.protobuf import config_pb2, mesh_pb2, portnums_pb2
 
 from kit.sim import channels as chan
-from kit.sim import lora
-from kit.sim import traceroute
+from kit.sim import lora, traceroute
 from kit.sim.admin import AdminModule
 from kit.sim.clock import Scheduler, Timer
 from kit.sim.dutycycle import DutyCycle
 from kit.sim.medium import Frame
 from kit.sim.phone_api import PhoneAPI
 from kit.sim.state import NodeState
-
 
 BROADCAST = 0xFFFFFFFF
 TX_QUEUE_LEN = 16  # MAX_TX_QUEUE, fw configuration.h

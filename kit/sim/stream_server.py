@@ -16,7 +16,6 @@ from kit.sim.clock import Scheduler
 from kit.sim.framing import FrameDecoder, encode_frame
 from kit.sim.phone_api import PhoneAPI
 
-
 CLIENT_TIMEOUT_S = 15 * 60  # fw PhoneAPI: a client silent for 15 min is dropped
 SEND_TIMEOUT_S = 5.0
 

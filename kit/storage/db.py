@@ -13,7 +13,6 @@ from importlib import resources
 from pathlib import Path
 
 import sqlite_utils
-from flask import current_app, g
 
 PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -109,13 +108,6 @@ _local = threading.local()
 KEPT_PER_THREAD = 4
 
 
-def get_db() -> sqlite_utils.Database:
-    """The request's connection: this thread's open connection to the app's database."""
-    if "db" not in g:
-        g.db = thread_connection(current_app.config["DATABASE"])
-    return g.db
-
-
 def thread_connection(path: str) -> sqlite_utils.Database:
     kept = getattr(_local, "connections", None)
     if kept is None:
@@ -127,14 +119,3 @@ def thread_connection(path: str) -> sqlite_utils.Database:
             kept.popitem(last=False)[1].conn.close()
     kept.move_to_end(path)
     return database
-
-
-def close_db(_exc=None) -> None:
-    """End of request: the connection stays open, but never inside a transaction."""
-    db = g.pop("db", None)
-    if db is not None and db.conn.in_transaction:
-        db.conn.execute("ROLLBACK")
-
-
-def init_app(app) -> None:
-    app.teardown_appcontext(close_db)

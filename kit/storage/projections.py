@@ -10,11 +10,11 @@ import base64
 import json
 from datetime import datetime, timezone
 
+from kit.crypto.signing import verify_alert
 from kit.mesh import records as r
 from kit.mesh.store import effective_record
-from kit.storage.names import name_key
-from kit.crypto.signing import verify_alert
 from kit.storage.json_records import dumps
+from kit.storage.names import name_key
 
 MESSAGE_KIND = {r.Board: "board", r.Need: "need", r.Offer: "offer", r.VolunteerText: "radio"}
 SITE_STATUS = {

@@ -1,5 +1,4 @@
-"""Records: what the kit creates or receives and shares with other kits, and the queries
-the pages make on them.
+"""The queries the pages make on the records: board, check-ins, active alerts.
 
 A record is a typed mesh record (kit/mesh/records.py) with a global id (origin, seq):
 `origin` is the 32-bit id of the kit that created it, `seq` its per-origin sequence. It is
@@ -8,45 +7,16 @@ same record twice is a no-op (kit/storage/sqlite_store.py).
 """
 from __future__ import annotations
 
-import threading
 import time
 
-from kit.storage.db import transaction
-from kit.mesh.records import Record, Uid
-from kit.storage.names import name_key
+from kit.mesh.records import Uid
 from kit.storage.json_records import format_uid, parse_uid
-from kit.storage.sqlite_store import SqliteStore
+from kit.storage.names import name_key
 
 BOARD_KINDS = ("board", "need", "offer", "radio")
 
-# Held while a local sequence number is chosen and its record stored: the web threads and
-# the mesh thread (which re-publishes volunteers' texts) both create this kit's records.
-LOCAL_WRITES = threading.RLock()
-
-__all__ = ["BOARD_KINDS", "format_uid", "parse_uid", "publish", "ingest", "board_messages",
-           "lookup_checkins", "active_alerts", "name_key"]
-
-
-def publish(db, record_type: type[Record], origin: int, *, exercise: bool, now: int | None = None,
-            finish=None, **fields) -> Record:
-    """Create a local record with the next sequence number, store it and put it in the
-    outbox for the radio, atomically. `finish(record) -> record` completes it once its id
-    is known (an alert's signature covers its id)."""
-    now = int(time.time()) if now is None else now
-    with LOCAL_WRITES, transaction(db) as conn:
-        store = SqliteStore(conn)
-        record = record_type(origin=origin, seq=store.next_seq(origin), created_at=now,
-                             exercise=exercise, **fields)
-        if finish is not None:
-            record = finish(record)
-        store.put(record)
-        conn.execute("INSERT INTO outbox (origin, seq) VALUES (?, ?)", record.uid)
-    return record
-
-
-def ingest(db, record: Record) -> bool:
-    """Store a record from another kit. False when it was already here."""
-    return SqliteStore(db.conn).put(record)
+__all__ = ["BOARD_KINDS", "format_uid", "parse_uid", "board_messages", "lookup_checkins", "active_alerts",
+           "name_key"]
 
 
 def _uid_text(origin: int, seq: int) -> str:

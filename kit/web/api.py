@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from kit.storage import queries as records
 from kit.core.moderation import POST_TYPES
+from kit.storage import queries as records
 from kit.storage.seed import AUDIENCES
-from kit.storage.db import get_db
-from kit.web.i18n import _
 from kit.web import forms
 from kit.web.board import submit_post, too_many
 from kit.web.common import kit_state, radio_status, rate_limited, whole_number
+from kit.web.connection import get_db
+from kit.web.i18n import _
 from kit.web.openapi import document
 from kit.web.pages import all_risks, checklist, public_contacts, public_sites
 from kit.web.safe import record_checkin

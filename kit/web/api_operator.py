@@ -8,16 +8,16 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from kit.core import alerts, journal, moderation
-from kit.storage import queries as records, settings
-from kit.storage.db import get_db
-from kit.web.i18n import _
-from kit.mesh import records as r
 from kit.core.volunteer_commands import NEEDS, STATES
+from kit.mesh import records as r
+from kit.storage import queries as records
+from kit.storage import settings
 from kit.storage.names import name_key
-from kit.core import actions
 from kit.web.admin import current_user, requires
-from kit.core.actions import sent
-from kit.web.common import kit_state, whole_number
+from kit.web.admin.view import note
+from kit.web.common import whole_number
+from kit.web.connection import current_kit, get_db
+from kit.web.i18n import _, tr
 
 bp = Blueprint("api_operator", __name__, url_prefix="/api/v1")
 
@@ -41,12 +41,10 @@ def create_alert():
     data = body()
     if data is None:
         return error(_("The body must be a JSON object."))
-    state = kit_state()
     try:
-        alert = actions.create_alert(get_db(), alerts.fields_from(data), who(), "api",
-                                     origin=state["origin"], exercise=state["exercise"])
+        alert = current_kit().create_alert(alerts.fields_from(data), who(), "api")
     except alerts.AlertError as exc:
-        return error(str(exc))
+        return error(tr(exc))
     return jsonify({"id": records.format_uid(alert.uid), "verified": True, "exercise": alert.exercise}), 201
 
 
@@ -74,7 +72,7 @@ def set_mode():
         changes["active_risk"] = risk
     if not changes:
         return error(_("Nothing to change: give mode, exercise or active_risk."))
-    state = actions.set_mode(get_db(), changes, who(), "api")
+    state = current_kit().set_mode(changes, who(), "api")
     return jsonify({"mode": state["mode"], "exercise": state["exercise"] == "1",
                     "active_risk": state["active_risk"] or None})
 
@@ -95,14 +93,13 @@ def moderate(post_id: int):
     decision = data.get("decision")
     try:
         if decision == "approve":
-            record = moderation.approve(get_db(), post_id, who(), kit_state()["origin"])
-            sent(record)
+            record = current_kit().approve_post(post_id, who(), "api")
             return jsonify({"id": records.format_uid(record.uid), "state": "approved"})
         if decision == "reject":
-            moderation.reject(get_db(), post_id, who())
+            current_kit().reject_post(post_id, who(), "api")
             return jsonify({"state": "rejected"})
     except moderation.ModerationError as exc:
-        return error(str(exc), 404 if "no post" in str(exc) else 409)
+        return error(tr(exc), 404 if "no post" in str(exc) else 409)
     return error(_("'decision' must be approve or reject."))
 
 
@@ -111,10 +108,9 @@ def moderate(post_id: int):
 def hide(uid: str):
     data = body() or {}
     try:
-        record = moderation.hide(get_db(), uid, who(), kit_state()["origin"], str(data.get("reason", "")))
+        record = current_kit().hide_message(uid, who(), str(data.get("reason", "")), "api")
     except moderation.ModerationError as exc:
-        return error(str(exc), 404)
-    sent(record)
+        return error(tr(exc), 404)
     return jsonify({"id": records.format_uid(record.uid)}), 201
 
 
@@ -126,10 +122,9 @@ def correct(uid: str):
     if not isinstance(text, str) or not text.strip() or len(text) > 280:
         return error(_("'text' is required (280 characters at most)."))
     try:
-        record = moderation.correct(get_db(), uid, text.strip(), who(), kit_state()["origin"])
+        record = current_kit().correct_message(uid, text.strip(), who(), "api")
     except moderation.ModerationError as exc:
-        return error(str(exc), 404)
-    sent(record)
+        return error(tr(exc), 404)
     return jsonify({"id": records.format_uid(record.uid)}), 201
 
 
@@ -150,8 +145,8 @@ def write_journal():
     detail = data.get("detail")
     if not isinstance(detail, str) or not detail.strip():
         return error(_("'detail' is required."))
-    entry = journal.log(get_db(), who(), "api", "note", str(data.get("subject", ""))[:120], detail.strip(),
-                        exercise=kit_state()["exercise"])
+    entry = note("note", str(data.get("subject", ""))[:120], detail.strip(), source="api",
+                 verification="a_verifier")
     return jsonify({"id": entry}), 201
 
 
@@ -160,7 +155,7 @@ def write_journal():
 def verify_entry(entry: int):
     state = (body() or {}).get("state")
     try:
-        found = actions.verify_entry(get_db(), entry, state, who(), "api", exercise=kit_state()["exercise"])
+        found = current_kit().verify_entry(entry, state, who(), "api")
     except ValueError:
         return error(_("'state' must be a_verifier, en_cours or verifiee."))
     return (jsonify({"id": entry, "verification": state}) if found else error(_("No such entry."), 404))
@@ -189,6 +184,5 @@ def site_status(slug: str):
         if flag is None:
             return error(_("Unknown need: %(need)s", need=str(need)))
         needs |= flag
-    record = actions.site_status(get_db(), site, slug, state, who(), "api", origin=kit_state()["origin"],
-                                 exercise=kit_state()["exercise"], needs=needs, **counts)
+    record = current_kit().site_status(site, slug, state, who(), "api", needs=needs, **counts)
     return jsonify({"id": records.format_uid(record.uid)}), 201

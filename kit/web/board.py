@@ -5,10 +5,10 @@ from flask import Blueprint, redirect, render_template, request
 
 from kit.core import moderation
 from kit.storage import queries as records
-from kit.storage.db import get_db
-from kit.web.i18n import _
 from kit.web import forms
 from kit.web.common import kit_state, rate_limited, rerenders
+from kit.web.connection import get_db
+from kit.web.i18n import _
 
 bp = Blueprint("board", __name__)
 

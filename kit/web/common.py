@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 from flask import current_app, g, request
 
-from kit.storage import queries as records, settings
-from kit.storage.db import get_db
+from kit.storage import settings
+from kit.web.connection import current_kit, get_db
 
 
 def kit_state() -> dict:
@@ -21,15 +21,13 @@ def kit_state() -> dict:
 
 
 def publish(record_type, **fields):
-    """Create this kit's record (stored and in the outbox) and tell the radio side."""
-    state = kit_state()
-    record = records.publish(get_db(), record_type, state["origin"], exercise=state["exercise"], **fields)
-    current_app.extensions["radio"].published(record, source=f"web:{client_ip()}")
-    return record
+    """Create this kit's record (stored, in the outbox, sent): the phone's address is its
+    source, so that one phone cannot crowd the others out of the radio."""
+    return current_kit().publish(record_type, source=f"web:{client_ip()}", **fields)
 
 
 def radio_status() -> dict:
-    return current_app.extensions["radio"].status()
+    return current_kit().radio.status()
 
 
 def client_ip() -> str:

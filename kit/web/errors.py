@@ -8,9 +8,9 @@ import sqlite3
 from flask import jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
-from kit.web.i18n import _
 from kit.web import forms
 from kit.web.common import RERENDER
+from kit.web.i18n import _
 
 log = logging.getLogger(__name__)
 

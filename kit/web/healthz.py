@@ -1,9 +1,9 @@
 """`/healthz`: the kit answers and its database answers (systemd's watchdog asks it on loopback)."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 
-from kit.storage.db import get_db
+from kit.web.connection import current_kit, get_db
 
 bp = Blueprint("health", __name__)
 
@@ -16,7 +16,7 @@ def healthz():
         response = jsonify(ok=False, db=str(exc))
         response.status_code = 503
     else:
-        radio = current_app.extensions["radio"].status()
+        radio = current_kit().radio.status()
         response = jsonify(ok=True, db="ok", radio=radio.get("state"))
     response.headers["Cache-Control"] = "no-store"
     return response

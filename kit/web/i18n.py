@@ -13,6 +13,8 @@ from importlib import resources
 
 from flask import g, has_request_context, request
 
+from kit.core.messages import Message, message_of
+
 LANGS = ("fr", "falc", "en")
 DEFAULT_LANG = "fr"
 LANG_NAMES = {"fr": "Français", "falc": "Facile à lire", "en": "English"}
@@ -45,14 +47,26 @@ def current_lang() -> str:
     return g.lang
 
 
+def tr(value) -> str:
+    """A Message (or an error carrying one) in the visitor's language; anything else as text."""
+    value = message_of(value)
+    if isinstance(value, Message):
+        return value.render(catalog(current_lang()).gettext)
+    return str(value)
+
+
+def _values(variables: dict) -> dict:
+    return {k: tr(v) if isinstance(message_of(v), Message) else v for k, v in variables.items()}
+
+
 def gettext_(message: str, **variables) -> str:
     text = catalog(current_lang()).gettext(message)
-    return text % variables if variables else text
+    return text % _values(variables) if variables else text
 
 
 def ngettext_(singular: str, plural: str, n: int, **variables) -> str:
     text = catalog(current_lang()).ngettext(singular, plural, n)
-    return text % ({"num": n} | variables)
+    return text % ({"num": n} | _values(variables))
 
 
 _ = gettext_
@@ -71,5 +85,7 @@ def pick(row, field: str) -> str:
 def init_app(app) -> None:
     app.jinja_env.add_extension("jinja2.ext.i18n")
     app.jinja_env.install_gettext_callables(gettext_, ngettext_, newstyle=True)
+    # A Message from the rules (a form error, say) prints in the visitor's language.
+    app.jinja_env.finalize = lambda value: tr(value) if isinstance(value, Message) else value
     app.jinja_env.globals.update(pick=pick, current_lang=current_lang, LANG_NAMES=LANG_NAMES,
                                  HTML_LANG=HTML_LANG)

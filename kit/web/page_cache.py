@@ -41,7 +41,7 @@ class PageCache:
 
     # --- the key and the version of what a page shows -----------------------------------
     def _lang(self, environ) -> str:
-        from kit.web.i18n import LANGS, DEFAULT_LANG
+        from kit.web.i18n import DEFAULT_LANG, LANGS
 
         match = LANG_COOKIE.search(environ.get("HTTP_COOKIE", ""))
         if match and match[1] in LANGS:
@@ -61,7 +61,7 @@ class PageCache:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = sqlite3.connect(self.app.config["DATABASE"], check_same_thread=False)
-        radio = self.app.extensions["radio"].status()
+        radio = self.app.extensions["kit"].radio.status()
         return (conn.execute("PRAGMA data_version").fetchone()[0], radio.get("state"), radio.get("last_sync"),
                 radio.get("node"), int(time.monotonic() // self.ttl))
 

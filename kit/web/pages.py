@@ -5,14 +5,14 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, redirect, render_template, request
 
-from kit.web import i18n
-from kit.storage import queries as records
-from kit.exchange import vcard
 from kit.core.sites import shown as sites_shown
+from kit.exchange import vcard
+from kit.storage import queries as records
 from kit.storage.seed import AUDIENCES, PHASES
-from kit.storage.db import get_db
-from kit.web.i18n import _
+from kit.web import i18n
 from kit.web.common import kit_state
+from kit.web.connection import get_db
+from kit.web.i18n import _
 
 bp = Blueprint("pages", __name__)
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request
 
-from kit.storage import queries as records
-from kit.storage.db import get_db
 from kit.mesh.records import Checkin
-from kit.web.i18n import _
+from kit.storage import queries as records
 from kit.web import forms
 from kit.web.common import publish, rate_limited, rerenders
+from kit.web.connection import get_db
+from kit.web.i18n import _
 
 bp = Blueprint("safe", __name__)
 

@@ -15,9 +15,10 @@ import pkgutil
 from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, session
 
 from kit.core import auth
-from kit.storage.db import get_db
-from kit.web.i18n import _
+from kit.core.kit import Entry
 from kit.web.common import client_ip
+from kit.web.connection import current_kit, get_db
+from kit.web.i18n import _
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -106,8 +107,7 @@ def login():
             return render_template("admin/login.html", error=_("Wrong name or password."), name=name), 401
         session.clear()
         session["user"], session["stamp"] = user["name"], user["stamp"]
-        from kit.core import journal
-        journal.log(get_db(), user["name"], "web", "login")
+        current_kit().log(Entry(user["name"], "web", "login", verification="a_verifier"))
         target = request.args.get("next", "/admin/")
         return redirect(target if target.startswith("/admin/") else "/admin/", 303)
     return render_template("admin/login.html", error=error, name=name)

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from flask import Blueprint, make_response, redirect, render_template, request
 
-from kit.core import auth, journal
-from kit.storage.db import get_db
-from kit.web.i18n import _
-from kit.web.common import kit_state
+from kit.core import auth
 from kit.web.admin import requires
 from kit.web.admin.view import form, who
+from kit.web.connection import current_kit, get_db
+from kit.web.i18n import _
 
 bp = Blueprint("admin_accounts", __name__, url_prefix="/admin")
 
@@ -25,11 +24,6 @@ def render(values: dict | None = None, errors: list[str] | None = None, shown: d
         errors=errors or [], shown=shown, done=request.args.get("ok", "")), status)
     response.headers["Cache-Control"] = "no-store"
     return response
-
-
-def log(action: str, name: str, detail: str = "") -> None:
-    journal.log(get_db(), who(), "web", action, name, detail, exercise=kit_state()["exercise"],
-                verification="verifiee")
 
 
 @bp.get("/comptes")
@@ -51,12 +45,11 @@ def create():
         errors.append(_("Choose a role."))
     if not errors:
         try:
-            password = auth.add_user(get_db(), name, values["role"])
+            password = current_kit().add_user(name, values["role"], who(), "web")
         except auth.AccountError:
             errors.append(_("This account already exists."))
     if errors:
         return render(values, errors, status=400)
-    log("account.create", name, values["role"])
     return render(shown={"name": name, "password": password})
 
 
@@ -64,10 +57,9 @@ def create():
 @requires("admin")
 def reset(name: str):
     try:
-        password = auth.set_password(get_db(), name)
+        password = current_kit().set_password(name, who(), "web")
     except auth.AccountError:
         return render(errors=[_("No such account.")], status=404)
-    log("account.password", name)
     return render(shown={"name": name, "password": password})
 
 
@@ -78,8 +70,7 @@ def enable_or_disable(name: str):
     if disable and name == who():
         return render(errors=[_("You cannot disable your own account.")], status=400)
     try:
-        auth.set_disabled(get_db(), name, disable)
+        current_kit().set_disabled(name, disable, who(), "web")
     except auth.AccountError:
         return render(errors=[_("No such account.")], status=404)
-    log("account.disable" if disable else "account.enable", name)
     return redirect(f"/admin/comptes?ok={'disabled' if disable else 'enabled'}", 303)

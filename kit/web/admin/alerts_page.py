@@ -3,16 +3,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, current_app, redirect, render_template, request
+from flask import Blueprint, redirect, render_template, request
 
 from kit.core import alerts
 from kit.storage import queries as records
-from kit.storage.db import get_db
-from kit.web.i18n import _
-from kit.web.common import kit_state
-from kit.core import actions
 from kit.web.admin import requires
 from kit.web.admin.view import form, rows, who
+from kit.web.connection import current_kit, get_db
+from kit.web.i18n import _
 
 bp = Blueprint("admin_alerts", __name__, url_prefix="/admin")
 
@@ -76,7 +74,7 @@ def render(values: dict, errors: list[str], status: int = 200):
         "admin/alerts.html", values=values, errors=errors, choices=choices(),
         active=records.active_alerts(db),
         recent=rows("SELECT * FROM alerts ORDER BY sent_at DESC LIMIT 20"),
-        can_sign=current_app.extensions.get("signing_key") is not None, limits=alerts.LIMITS,
+        can_sign=current_kit().signing_key is not None, limits=alerts.LIMITS,
         created=request.args.get("ok", ""),
     ), status
 
@@ -93,12 +91,10 @@ def page():
 @requires("operator")
 def create():
     values = form(*FIELDS)
-    state = kit_state()
     try:
         data = values | {"expires": expires_iso(values["expires"])}
         fields = alerts.fields_from(data)
-        alert = actions.create_alert(get_db(), fields, who(), "web", origin=state["origin"],
-                                     exercise=state["exercise"])
+        alert = current_kit().create_alert(fields, who(), "web")
     except alerts.AlertError as exc:
-        return render(values, [_("The alert was not sent: %(error)s", error=str(exc))], 400)
+        return render(values, [_("The alert was not sent: %(error)s", error=exc)], 400)
     return redirect(f"/admin/alertes?ok={records.format_uid(alert.uid)}", 303)

@@ -7,14 +7,13 @@ from datetime import date
 
 from flask import Blueprint, abort, redirect, render_template, request
 
-from kit.core import journal
-from kit.storage.db import get_db, transaction
-from kit.web.i18n import _
+from kit.storage.db import transaction
 from kit.storage.names import name_key
 from kit.web import forms
-from kit.web.common import kit_state
 from kit.web.admin import requires
-from kit.web.admin.view import form, rows, who, whole
+from kit.web.admin.view import form, note, rows, whole
+from kit.web.connection import get_db
+from kit.web.i18n import _
 
 bp = Blueprint("admin_contacts", __name__, url_prefix="/admin/contenu/contacts")
 
@@ -134,5 +133,4 @@ def delete(slug: str):
 
 
 def log(action: str, slug: str, contact: dict) -> None:
-    journal.log(get_db(), who(), "web", action, slug, f"{contact['name_fr']} · {contact['phone']}",
-                exercise=kit_state()["exercise"], verification="verifiee")
+    note(action, slug, f"{contact['name_fr']} · {contact['phone']}")

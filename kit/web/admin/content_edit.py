@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, request
 
-from kit.core import journal
+from kit.storage.db import transaction
 from kit.storage.seed import AUDIENCES, PHASES
-from kit.storage.db import get_db, transaction
-from kit.web.i18n import _
 from kit.web import forms
-from kit.web.common import kit_state
 from kit.web.admin import requires
-from kit.web.admin.view import form, rows, who, whole
+from kit.web.admin.view import form, note, rows, whole
+from kit.web.connection import get_db
+from kit.web.i18n import _
 
 bp = Blueprint("admin_content", __name__, url_prefix="/admin/contenu")
 
@@ -108,5 +107,4 @@ def save_item(slug: str, item_id: int):
 def log(action: str, slug: str, item: dict) -> None:
     detail = f"#{item['id']} " if "id" in item else ""
     detail += " · ".join(str(item[k]) for k in ("audience", "phase", "text_fr") if k in item)
-    journal.log(get_db(), who(), "web", action, slug, detail, exercise=kit_state()["exercise"],
-                verification="verifiee")
+    note(action, slug, detail)

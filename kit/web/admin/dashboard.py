@@ -6,14 +6,14 @@ import time
 
 from flask import Blueprint, render_template
 
-from kit.core import kit_health as health, moderation
+from kit.core import kit_health as health
+from kit.core import moderation
+from kit.core.sites import shown as sites_shown
 from kit.storage import queries as records
-from kit.storage.db import get_db
-from kit.web.common import kit_state, radio_status
 from kit.web.admin import requires
 from kit.web.admin.view import age, needs_text, rows, site_status_labels, site_type_labels
-
-from kit.core.sites import shown as sites_shown
+from kit.web.common import kit_state, radio_status
+from kit.web.connection import get_db
 
 bp = Blueprint("admin_pages", __name__, url_prefix="/admin")
 bp.add_app_template_filter(age, "age")

@@ -10,15 +10,17 @@ from __future__ import annotations
 import json
 import time
 
-from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request)
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request
 
-from kit.core import auth, journal
-from kit.storage import queries as records, settings
-from kit.storage.db import get_db
+from kit.core import auth
 from kit.exchange import backup, bundle, cap, cards, purge, tabular, timeline, vulnerable
-from kit.web.i18n import _
-from kit.web.common import kit_state
+from kit.storage import queries as records
+from kit.storage import settings
 from kit.web.admin import current_user, requires
+from kit.web.admin.view import note
+from kit.web.common import kit_state
+from kit.web.connection import current_kit, get_db
+from kit.web.i18n import _, tr
 
 bp = Blueprint("data", __name__, url_prefix="/admin/donnees")
 
@@ -47,8 +49,7 @@ def is_admin() -> bool:
 
 
 def log(action: str, subject: str = "", detail: str = "") -> None:
-    journal.log(get_db(), who(), "web", action, subject, detail, exercise=kit_state()["exercise"],
-                verification="verifiee")
+    note(action, subject, detail)
 
 
 def download(body, filename: str, mimetype: str) -> Response:
@@ -75,7 +76,7 @@ def render_index(errors=None, status=200):
                            alerts=[{"id": f"{o:08x}-{s}", "event": e, "headline": h, "sent_at": t,
                                     "exercise": bool(x), "msg_type": m} for o, s, e, h, t, x, m in alerts],
                            retention=purge.retention_days(get_db()),
-                           has_key=current_app.extensions.get("signing_key") is not None), status
+                           has_key=current_kit().signing_key is not None), status
 
 
 @bp.get("")
@@ -104,7 +105,7 @@ def import_table(table: str):
     try:
         counts = tabular.import_csv(get_db(), table, data)
     except tabular.ImportError_ as exc:
-        return render_index([str(e) for e in exc.errors] + [_("Nothing was imported.")], 400)
+        return render_index([tr(e.message) for e in exc.errors] + [_("Nothing was imported.")], 400)
     log(f"{table}.import", request.files["file"].filename, json.dumps(counts))
     flash(_("%(added)d added, %(updated)d updated.", **counts))
     return redirect("/admin/donnees", 303)
@@ -138,13 +139,10 @@ def import_cap():
     data = upload()
     if data is None:
         return render_index([_("Choose a file first.")], 400)
-    state = kit_state()
     try:
-        alert = cap.import_alert(get_db(), current_app.extensions.get("signing_key"), state["origin"], data,
-                                 by=who(), kit_exercise=state["exercise"])
+        alert = cap.import_alert(current_kit(), data, by=who())
     except cap.CapError as exc:
-        return render_index([_("CAP import: %(error)s", error=str(exc))], 400)
-    current_app.extensions["radio"].published(alert)
+        return render_index([_("CAP import: %(error)s", error=exc)], 400)
     uid = records.format_uid(alert.uid)
     log("cap.import", uid, f"{alert.event}: {alert.headline}")
     flash(_("Alert imported as %(id)s and signed by this kit.", id=uid))
@@ -162,9 +160,9 @@ def export_bundle():
     try:
         data = bundle.payload(get_db(), with_vulnerable=with_vulnerable,
                               data_dir=current_app.config["DATA_DIR"])
-        blob = bundle.seal(data, current_app.extensions.get("signing_key"))
+        blob = bundle.seal(data, current_kit().signing_key)
     except bundle.BundleError as exc:
-        return render_index([str(exc)], 400)
+        return render_index([tr(exc)], 400)
     log("bundle.export", "", f"{len(data['records'])} records" + (", register" if with_vulnerable else ""))
     return download(blob, f"paquet-{kit_state().get('kit_id', 'kit')}-{stamp()}.kit", "application/octet-stream")
 
@@ -180,7 +178,7 @@ def import_bundle():
         summary = bundle.import_file(get_db(), data, data_dir=current_app.config["DATA_DIR"],
                                      with_vulnerable=with_vulnerable)
     except (bundle.BundleError, vulnerable.RegisterError) as exc:
-        return render_index([str(exc)], 400)
+        return render_index([tr(exc)], 400)
     log("bundle.import", request.files["file"].filename, json.dumps(summary))
     flash(_("Bundle imported: %(new)d new records, %(known)d already here; content %(content)s.",
             new=summary["records"], known=summary["records_known"],
@@ -233,7 +231,7 @@ def restore_backup():
     try:
         counts = backup.restore(get_db(), backup.read(data), data_dir=current_app.config["DATA_DIR"])
     except (backup.BackupError, vulnerable.RegisterError) as exc:
-        return render_index([str(exc)], 400)
+        return render_index([tr(exc)], 400)
     log("restore", request.files["file"].filename, json.dumps(counts))
     flash(_("Backup restored. Accounts have no password yet: set them with kit user passwd."))
     return redirect("/admin/donnees", 303)
@@ -298,7 +296,7 @@ def register_list():
     try:
         entries = register().entries()
     except vulnerable.RegisterError as exc:
-        return render_template("admin/vulnerable.html", entries=[], error=str(exc),
+        return render_template("admin/vulnerable.html", entries=[], error=tr(exc),
                                categories=category_labels(), results=result_labels()), 500
     log("vulnerable.view", "", f"{len(entries)}")
     return render_template("admin/vulnerable.html", entries=entries, error=None,

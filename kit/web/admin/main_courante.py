@@ -9,13 +9,11 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, redirect, render_template, request
 
 from kit.core import auth, journal
-from kit.storage.db import get_db
-from kit.web.i18n import _
 from kit.web import forms
-from kit.web.common import kit_state
-from kit.core import actions
 from kit.web.admin import requires
-from kit.web.admin.view import form, role, rows, who
+from kit.web.admin.view import form, note, role, rows, who
+from kit.web.connection import current_kit
+from kit.web.i18n import _
 
 bp = Blueprint("admin_journal", __name__, url_prefix="/admin")
 
@@ -94,8 +92,8 @@ def add():
         errors.append(_("Choose a verification state."))
     if errors:
         return render(values, errors, 400)
-    entry = journal.log(get_db(), who(), "web", f"note.{values['channel']}", values["subject"], values["detail"],
-                        exercise=kit_state()["exercise"], verification=values["verification"])
+    entry = note(f"note.{values['channel']}", values["subject"], values["detail"],
+                 verification=values["verification"])
     return redirect(f"/admin/main-courante?{urlencode(kept_filters() | {'ok': entry})}#e{entry}", 303)
 
 
@@ -103,8 +101,7 @@ def add():
 @requires("operator")
 def verify(entry: int):
     try:
-        found = actions.verify_entry(get_db(), entry, request.form.get("state", ""), who(), "web",
-                                     exercise=kit_state()["exercise"])
+        found = current_kit().verify_entry(entry, request.form.get("state", ""), who(), "web")
     except ValueError:
         abort(400)
     if not found:

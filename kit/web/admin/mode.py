@@ -4,11 +4,10 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request
 
 from kit.storage import settings
-from kit.storage.db import get_db
-from kit.web.i18n import _
-from kit.core import actions
 from kit.web.admin import requires
 from kit.web.admin.view import form, rows, who
+from kit.web.connection import current_kit, get_db
+from kit.web.i18n import _
 
 bp = Blueprint("admin_mode", __name__, url_prefix="/admin")
 
@@ -43,5 +42,5 @@ def change():
     current = settings.all_settings(get_db())
     changes = {k: v for k, v in values.items() if current.get(k) != v}
     if changes:
-        actions.set_mode(get_db(), changes, who(), "web")
+        current_kit().set_mode(changes, who(), "web")
     return redirect("/admin/mode?ok=1", 303)

@@ -5,13 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request
 
 from kit.core import moderation
-from kit.storage.db import get_db
-from kit.web.i18n import _
 from kit.web import forms
-from kit.web.common import kit_state
 from kit.web.admin import requires
-from kit.core.actions import sent
 from kit.web.admin.view import form, rows, who
+from kit.web.connection import current_kit, get_db
+from kit.web.i18n import _
 
 bp = Blueprint("admin_moderation", __name__, url_prefix="/admin")
 SHOWN = 60
@@ -41,13 +39,13 @@ def decide(post_id: int):
     decision = request.form.get("decision")
     try:
         if decision == "approve":
-            sent(moderation.approve(get_db(), post_id, who(), kit_state()["origin"]))
+            current_kit().approve_post(post_id, who())
         elif decision == "reject":
-            moderation.reject(get_db(), post_id, who())
+            current_kit().reject_post(post_id, who())
         else:
             abort(400)
     except moderation.ModerationError as exc:
-        return render([_("This post could not be moderated: %(error)s", error=str(exc))], status=409)
+        return render([_("This post could not be moderated: %(error)s", error=exc)], status=409)
     return redirect(f"/admin/moderation?ok={decision}", 303)
 
 
@@ -82,10 +80,9 @@ def hide_or_correct(uid: str, action: str, values: dict, key: str | None = None)
         return render([error], {key or uid: values}, 400)
     try:
         if action == "hide":
-            record = moderation.hide(get_db(), uid, who(), kit_state()["origin"], values["reason"])
+            current_kit().hide_message(uid, who(), values["reason"])
         else:
-            record = moderation.correct(get_db(), uid, values["text"], who(), kit_state()["origin"])
+            current_kit().correct_message(uid, values["text"], who())
     except moderation.ModerationError as exc:
-        return render([_("Nothing was changed: %(error)s", error=str(exc))], {key or uid: values}, 404)
-    sent(record)
+        return render([_("Nothing was changed: %(error)s", error=exc)], {key or uid: values}, 404)
     return redirect(f"/admin/moderation?ok={'hidden' if action == 'hide' else 'corrected'}", 303)

@@ -9,10 +9,10 @@ from markupsafe import Markup
 
 from kit.core import auth
 from kit.storage.seed import AUDIENCES, PHASES
-from kit.web.common import kit_state
-from kit.web.pages import checklist
 from kit.web.admin import requires
 from kit.web.admin.view import role, rows
+from kit.web.common import kit_state
+from kit.web.pages import checklist
 
 bp = Blueprint("admin_print", __name__, url_prefix="/admin/imprimer")
 

@@ -6,24 +6,23 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, abort, redirect, render_template, request
 
-from kit.core import journal
-from kit.storage.db import get_db, transaction
-from kit.web.i18n import _
 from kit.mesh import records as r
+from kit.storage.db import transaction
 from kit.storage.projections import SITE_STATUS
 from kit.web import forms
-from kit.web.common import kit_state
-from kit.core import actions
 from kit.web.admin import requires
 from kit.web.admin.view import (
     form,
     need_labels,
+    note,
     rows,
     site_status_labels,
     site_type_labels,
     who,
     whole,
 )
+from kit.web.connection import current_kit, get_db
+from kit.web.i18n import _
 
 bp = Blueprint("admin_sites", __name__, url_prefix="/admin")
 
@@ -94,8 +93,7 @@ def save(slug: str):
         "updated_at": datetime.now(UTC).astimezone().isoformat(timespec="seconds")}
     with transaction(get_db()):
         get_db()["sites"].update(slug, changes)
-        journal.log(get_db(), who(), "web", "content.site.edit", slug, values["name"],
-                    exercise=kit_state()["exercise"], verification="verifiee")
+        note("content.site.edit", slug, values["name"])
     return redirect(f"/admin/contenu/lieux/{slug}?ok=1", 303)
 
 
@@ -136,8 +134,6 @@ def change_status(slug: str):
         needs |= r.Needs(flag)
     if errors:
         return render_status(site, values, errors, 400)
-    state = kit_state()
-    actions.site_status(get_db(), (site["position"], site["name"]), slug, STATE_OF[values["status"]], who(), "web",
-                        origin=state["origin"], exercise=state["exercise"], present=present, capacity=capacity,
-                        needs=needs)
+    current_kit().site_status((site["position"], site["name"]), slug, STATE_OF[values["status"]], who(), "web",
+                              present=present, capacity=capacity, needs=needs)
     return redirect(f"/admin/lieux/{slug}/etat?ok=1", 303)

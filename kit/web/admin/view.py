@@ -5,11 +5,13 @@ import time
 
 from flask import request
 
-from kit.web.i18n import _
+from kit.core.kit import Entry
 from kit.mesh import records as r
 from kit.web import forms
-from kit.web.pages import rows  # noqa: F401 — re-exported for the admin pages
 from kit.web.admin import current_user
+from kit.web.connection import current_kit
+from kit.web.i18n import _
+from kit.web.pages import rows  # noqa: F401 — re-exported for the admin pages
 
 EXERCISE_CHOICES = ("", "reel", "exercice")
 
@@ -73,3 +75,9 @@ def site_status_labels() -> dict[str, str]:
 def site_type_labels() -> dict[str, str]:
     return {"hebergement": _("Shelter"), "accueil": _("Reception centre"), "rassemblement": _("Assembly point"),
             "eau": _("Water point"), "soins": _("Care point"), "pcc": _("Command post (PCC)")}
+
+
+def note(action: str, subject: str = "", detail: str = "", *, source: str = "web",
+         verification: str = "verifiee") -> int:
+    """A line in the main courante by this request's operator (marked EXERCICE in a drill)."""
+    return current_kit().log(Entry(who(), source, action, subject, detail, verification))

@@ -7,23 +7,27 @@ import json
 import sys
 from pathlib import Path
 
+from kit.core.kit import Entry, Kit
+from kit.crypto import signing
+from kit.crypto.signing import KeyError_, parse_public_key
+from kit.exchange import backup as backups
+from kit.exchange import bundle as bundles
+from kit.exchange import cap as caps
+from kit.exchange import cards, tabular
+from kit.exchange import purge as purges
+from kit.exchange import timeline as timelines
+from kit.storage import queries as records
+from kit.storage import settings
+
 DATA_HELP = "data folder (default $KIT_DATA or ./kit-data)"
 
-
-def _open(args):
-    """(database, data folder) of the kit in --data, created or upgraded."""
-    from kit.core import config as kit_config
-    from kit.cli.main import open_database
-
-    return open_database(args.data), kit_config.build(args.data)["DATA_DIR"]
+def _open(args, signing_key: str | None = None) -> Kit:
+    """The kit in --data, created or upgraded; the keys it trusts are left as they are."""
+    return Kit.open(args.data, TRUST_KEYS=None, SIGNING_KEY=signing_key)
 
 
-def _log(db, action: str, subject: str = "", detail: str = "") -> None:
-    from kit.core import journal
-    from kit.storage import settings
-
-    journal.log(db, "cli", "cli", action, subject, detail, verification="verifiee",
-                exercise=settings.get(db, "exercise") == "1")
+def _log(kit: Kit, action: str, subject: str = "", detail: str = "") -> None:
+    kit.log(Entry("cli", "cli", action, subject, detail))
 
 
 def _fail(command: str, message: str) -> int:
@@ -32,21 +36,19 @@ def _fail(command: str, message: str) -> int:
 
 
 def _key(path):
-    from kit.crypto import signing
 
     return signing.load_key(path) if path else None
 
 
 def bundle(args) -> int:
-    from kit.exchange import bundle as bundles
-    from kit.crypto.signing import KeyError_, parse_public_key
 
-    db, data_dir = _open(args)
+    kit = _open(args)
+    db, data_dir = kit.db(), kit.data_dir
     try:
         if args.action == "export":
             summary = bundles.export(db, args.file, _key(args.signing_key), with_vulnerable=args.with_vulnerable,
                                      data_dir=data_dir)
-            _log(db, "bundle.export", Path(args.file).name,
+            _log(kit, "bundle.export", Path(args.file).name,
                  f"{summary['records']} records" + (", register included" if args.with_vulnerable else ""))
             print(f"Bundle written to {args.file}: {summary['records']} records, content"
                   + (f", {summary['vulnerable_people']} register entries (CONFIDENTIAL)"
@@ -55,7 +57,7 @@ def bundle(args) -> int:
         extra = [parse_public_key(k) for k in args.trust_key]
         summary = bundles.import_file(db, args.file, data_dir=data_dir, with_vulnerable=args.with_vulnerable,
                                       extra_trust=extra)
-        _log(db, "bundle.import", Path(args.file).name, json.dumps(summary))
+        _log(kit, "bundle.import", Path(args.file).name, json.dumps(summary))
         print(f"Bundle imported: {summary['records']} new records ({summary['records_known']} already here), "
               f"content {'updated' if summary['content'] else 'unchanged'}"
               + (f", {summary['vulnerable_people']} register entries merged" if args.with_vulnerable else "")
@@ -65,77 +67,75 @@ def bundle(args) -> int:
     except (bundles.BundleError, KeyError_, OSError) as exc:
         return _fail(f"bundle {args.action}", str(exc))
     finally:
-        db.conn.close()
+        kit.close()
 
 
 def backup(args) -> int:
-    from kit.exchange import backup as backups
 
-    db, data_dir = _open(args)
+    kit = _open(args)
+    db, data_dir = kit.db(), kit.data_dir
     try:
         if args.binary:
             backups.snapshot(db, args.file, with_vulnerable=args.with_vulnerable)
         else:
             backups.write(args.file, backups.build(db, with_vulnerable=args.with_vulnerable, data_dir=data_dir))
-        _log(db, "backup", Path(args.file).name, "register included" if args.with_vulnerable else "")
+        _log(kit, "backup", Path(args.file).name, "register included" if args.with_vulnerable else "")
         print(f"Backup written to {args.file}" + (" (includes the register: CONFIDENTIAL)"
                                                     if args.with_vulnerable else "") + ".")
         return 0
     except (backups.BackupError, OSError) as exc:
         return _fail("backup", str(exc))
     finally:
-        db.conn.close()
+        kit.close()
 
 
 def restore(args) -> int:
-    from kit.exchange import backup as backups
 
-    db, data_dir = _open(args)
+    kit = _open(args)
+    db, data_dir = kit.db(), kit.data_dir
     try:
         counts = backups.restore(db, backups.read(Path(args.file).read_bytes()), data_dir=data_dir)
-        _log(db, "restore", Path(args.file).name, json.dumps(counts))
+        _log(kit, "restore", Path(args.file).name, json.dumps(counts))
         print(f"Restored {sum(counts.values())} rows. Accounts were restored without passwords: "
               "set one with `kit user passwd NAME`.")
         return 0
     except (backups.BackupError, OSError) as exc:
         return _fail("restore", str(exc))
     finally:
-        db.conn.close()
+        kit.close()
 
 
 def timeline(args) -> int:
-    from kit.exchange import timeline as timelines
 
-    db, _data_dir = _open(args)
+    kit = _open(args)
+    db = kit.db()
     try:
         Path(args.csv).write_text(timelines.to_csv(timelines.events(db)), encoding="utf-8")
-        _log(db, "timeline.export", Path(args.csv).name)
+        _log(kit, "timeline.export", Path(args.csv).name)
         print(f"Timeline written to {args.csv}.")
         return 0
     finally:
-        db.conn.close()
+        kit.close()
 
 
 def purge(args) -> int:
-    from kit.exchange import purge as purges
 
-    db, _data_dir = _open(args)
+    kit = _open(args)
+    db = kit.db()
     try:
         counts = purges.purge(db, older_than_days=args.older_than, exercise=args.exercise)
-        _log(db, "purge", "", json.dumps({k: v for k, v in counts.items() if k != "cutoff"}))
+        _log(kit, "purge", "", json.dumps({k: v for k, v in counts.items() if k != "cutoff"}))
         print(f"Purged: {counts['records']} records, {counts['corrections']} corrections, "
               f"{counts['pending_posts']} pending posts, {counts['journal']} main courante details.")
         return 0
     finally:
-        db.conn.close()
+        kit.close()
 
 
 def cap(args) -> int:
-    from kit.exchange import cap as caps
-    from kit.storage import queries as records, settings
-    from kit.crypto.signing import KeyError_
 
-    db, _data_dir = _open(args)
+    kit = _open(args)
+    db = kit.db()
     try:
         if args.action == "export":
             if args.id:
@@ -146,34 +146,34 @@ def cap(args) -> int:
                     return _fail("cap export", "no alert on this kit")
                 uid = tuple(row)
             Path(args.file).write_bytes(caps.export_alert(db, *uid))
-            _log(db, "cap.export", f"{uid[0]:08x}-{uid[1]}")
+            _log(kit, "cap.export", f"{uid[0]:08x}-{uid[1]}")
             print(f"CAP alert {uid[0]:08x}-{uid[1]} written to {args.file}.")
             return 0
-        alert = caps.import_alert(db, _key(args.signing_key), int(settings.get(db, "kit_origin")),
-                                  Path(args.file).read_bytes(), by="cli",
-                                  kit_exercise=settings.get(db, "exercise") == "1")
+        if args.signing_key:
+            kit.signing_key = signing.load_key(args.signing_key)
+        alert = caps.import_alert(kit, Path(args.file).read_bytes(), by="cli", source="cli")
         uid = records.format_uid(alert.uid)
-        _log(db, "cap.import", uid, f"{alert.event}: {alert.headline}")
+        _log(kit, "cap.import", uid, f"{alert.event}: {alert.headline}")
         print(f"CAP alert imported as {uid}{' (EXERCICE)' if alert.exercise else ''}, signed by this kit.")
         return 0
     except (caps.CapError, KeyError_, ValueError, OSError) as exc:
         return _fail(f"cap {args.action}", str(exc))
     finally:
-        db.conn.close()
+        kit.close()
 
 
 def table(args) -> int:
-    from kit.exchange import tabular
 
-    db, _data_dir = _open(args)
+    kit = _open(args)
+    db = kit.db()
     try:
         if args.action == "export":
             Path(args.file).write_text(tabular.export_csv(db, args.table, hxl=args.hxl), encoding="utf-8")
-            _log(db, f"{args.table}.export", Path(args.file).name)
+            _log(kit, f"{args.table}.export", Path(args.file).name)
             print(f"{args.table} written to {args.file}.")
             return 0
         counts = tabular.import_csv(db, args.table, Path(args.file).read_bytes())
-        _log(db, f"{args.table}.import", Path(args.file).name, json.dumps(counts))
+        _log(kit, f"{args.table}.import", Path(args.file).name, json.dumps(counts))
         print(f"{args.table}: {counts['added']} added, {counts['updated']} updated.")
         return 0
     except tabular.ImportError_ as exc:
@@ -184,21 +184,20 @@ def table(args) -> int:
     except OSError as exc:
         return _fail(f"csv {args.action}", str(exc))
     finally:
-        db.conn.close()
+        kit.close()
 
 
 def vcf(args) -> int:
-    from kit.exchange import cards
-    from kit.storage import settings
 
-    db, _data_dir = _open(args)
+    kit = _open(args)
+    db = kit.db()
     try:
         Path(args.file).write_text(cards.contacts_vcf(db, settings.get(db, "kit_id", "kit")), encoding="utf-8")
-        _log(db, "contacts.vcard", Path(args.file).name)
+        _log(kit, "contacts.vcard", Path(args.file).name)
         print(f"Contacts written to {args.file}.")
         return 0
     finally:
-        db.conn.close()
+        kit.close()
 
 
 def register(commands) -> None:
