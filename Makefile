@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test demo bench i18n clean render-example
+.PHONY: run test test-all demo bench i18n clean render-example
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,12 @@ run: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/kit demo
 
+# The fast tier (a few minutes): everything but the slow simulations and fault tests.
 test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+# The whole suite, as CI runs it (.ci/run): the slow tier too (about 15 minutes on 2 cores).
+test-all: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # Refresh the gettext catalogs after changing user-facing strings.

@@ -6,6 +6,10 @@ import time
 from pathlib import Path
 
 from kit.deploy import profile as kit_profile
+from kit.deploy import radio_config as rc
+from kit.deploy.bootconfig import absorb as absorb_profile
+from kit.deploy.render import render as render_files
+from kit.deploy.render import write
 
 
 def _load(path: str, strict: bool = False) -> kit_profile.Profile | None:
@@ -32,8 +36,6 @@ def check(args) -> int:
 
 
 def render(args) -> int:
-    from kit.deploy.render import render as render_files
-
     profile = _load(args.profile, args.strict)
     if profile is None:
         return 2
@@ -45,8 +47,6 @@ def render(args) -> int:
 
 
 def absorb(args) -> int:
-    from kit.deploy.bootconfig import absorb as absorb_profile
-
     try:
         profile = absorb_profile(args.boot, args.state, strict=not args.allow_examples,
                                  when=time.strftime("%Y-%m-%d"))
@@ -59,8 +59,6 @@ def absorb(args) -> int:
 
 
 def radio_config(args) -> int:
-    from kit.deploy import radio_config as rc
-
     if args.new_key:
         print(rc.new_channel_key())
         return 0
@@ -75,8 +73,6 @@ def radio_config(args) -> int:
     if out.exists() and out.read_text() == text:
         print(f"{out}: unchanged")
         return 0
-    from kit.deploy.render import write
-
     write(out.parent, {out.name: (text.encode(), 0o600)})
     print(f"{out}: written (contains the channel key: keep it secret)")
     return 0

@@ -11,8 +11,13 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from kit.core import config as kit_config
+from kit.core.auth import check_name
+from kit.core.radio_port import parse as parse_radio
+from kit.crypto.signing import parse_public_key
+from kit.storage import settings
 
 REGIONS = ("EU_868", "EU_433")
 PRESETS = ("LONG_FAST", "LONG_MODERATE", "LONG_SLOW", "MEDIUM_FAST", "MEDIUM_SLOW", "SHORT_FAST",
@@ -147,8 +152,6 @@ def _check_tz(name: str) -> bool:
     if not re.fullmatch(r"[A-Za-z_]+(?:/[A-Za-z0-9_+-]+){0,2}", name):
         return False
     try:
-        from zoneinfo import ZoneInfo
-
         ZoneInfo(name)
     except Exception:  # no tz database here: trust the syntax
         return not Path("/usr/share/zoneinfo").is_dir()
@@ -157,8 +160,6 @@ def _check_tz(name: str) -> bool:
 
 def _check_public_key(text: str) -> bool:
     try:
-        from kit.crypto.signing import parse_public_key
-
         return bool(parse_public_key(text))
     except Exception:
         return False
@@ -226,8 +227,6 @@ def parse(data: dict, source: str = "kit.toml", *, base_dir: Path | None = None)
         r.problem("admin.password_hash", "is not a Werkzeug password hash",
                   "copy it from the batch tool's output (it starts with scrypt:)")
     try:
-        from kit.core.auth import check_name
-
         admin_name = check_name(admin_name)
     except ValueError as exc:
         r.problem("admin.name", str(exc), 'use e.g. "admin"')
@@ -258,8 +257,6 @@ def parse(data: dict, source: str = "kit.toml", *, base_dir: Path | None = None)
         altitude=r.get("radio.altitude", int, 0),
     )
     try:
-        from kit.core.radio_port import parse as parse_radio
-
         parse_radio(radio.device)
     except ValueError as exc:
         r.problem("radio.device", str(exc), 'use "auto" on a Pi (the udev name /dev/meshtastic)')
@@ -368,8 +365,6 @@ def apply_to_kit(profile: Profile, kit) -> str | None:
     """The profile's identity into the kit's settings, and its first admin account if the
     kit has no account yet. Returns the password only when it was generated here (to be
     shown once); a given password or hash is never returned nor stored in clear."""
-    from kit.storage import settings
-
     with kit.writing() as db:
         settings.put_many(db, profile.settings())
         if db.execute("SELECT 1 FROM users LIMIT 1").fetchone():

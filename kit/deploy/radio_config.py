@@ -1,6 +1,7 @@
 """Meshtastic `--configure` YAML for the kit's radio and volunteers' handhelds, from the profile.
 
-The YAML is the format of `meshtastic --configure` / `--export-config` (meshtastic.md §8):
+The YAML is the format of `meshtastic --configure` / `--export-config` (meshtastic/python
+`meshtastic/__main__.py`, export_config):
 owner, owner_short, channel_url (the channel set with its AES-256 key and the LoRa settings),
 location, config.<section>, module_config.<module>; snake_case, enums by name.
 """

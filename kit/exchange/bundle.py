@@ -31,7 +31,6 @@ from kit.core.messages import _
 from kit.crypto.signing import public_key_text
 from kit.exchange.vulnerable import Register
 from kit.storage import json_records, settings
-from kit.storage import queries as records
 from kit.storage.db import schema_version, transaction
 from kit.storage.projections import project, trusted_keys
 from kit.storage.sqlite_store import SqliteStore

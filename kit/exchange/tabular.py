@@ -1,7 +1,7 @@
 """CSV import and export of the annuaire (contacts) and the sites, with an optional HXL row.
 
 Export: a header row of column names, optionally the HXL hashtag row under it
-(domain-fr.md §6), one row per contact or site. Import accepts the same file, with or
+(hxlstandard.org, HXL 1.1), one row per contact or site. Import accepts the same file, with or
 without the HXL row, and upserts by `slug`: nothing is written unless every row is valid,
 and every problem is reported as (row, field, problem) with the row number of the file.
 

@@ -38,7 +38,9 @@ from kit.mesh.textpack import read_text, write_text
 from kit.mesh.wire import Malformed, Reader, unzigzag, write_fixed32, write_uvarint, zigzag
 
 VERSION = 1  # also selects the text codebook (codebook_v1)
-MAX_FRAME = 200  # kit rule (meshtastic.md §2)
+# Kit rule: the firmware carries up to 231 B of PRIVATE_APP payload (encoded Data + 16 ≤ 255,
+# firmware src/mesh/Router.cpp), but delivery suffers above 200 B (meshtastic/web#402).
+MAX_FRAME = 200
 TIME_EPOCH = 1_735_689_600  # 2025-01-01T00:00:00Z: timestamps fit 4 varint bytes until 2033
 
 FLAG_EXERCISE = 0x01

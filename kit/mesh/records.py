@@ -26,7 +26,7 @@ class Uid(NamedTuple):
 
 
 class Priority(IntEnum):
-    """Transmission classes, highest first (domain-fr.md §7: EMERGENCY > PRIORITY > ...)."""
+    """Transmission classes, highest first (ARRL radiogram precedence: EMERGENCY > PRIORITY > ...)."""
 
     ALERT = 0
     STATUS = 1  # site status, field reports, corrections and deletions
@@ -103,7 +103,7 @@ class SiteState(IntEnum):
 
 
 class Needs(IntFlag):
-    """Only the non-green items are sent (AmRRON/MARS style, domain-fr.md §7)."""
+    """Only the non-green items are sent (AmRRON STATREP / MARS style: send only the non-green items)."""
 
     NONE = 0
     WATER = 1

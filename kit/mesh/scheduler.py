@@ -3,8 +3,8 @@
 Budget: EU868 allows 10 % duty cycle per rolling hour, counted by the firmware on *all* the
 node's transmissions: its own packets but also every relay, ACK and NodeInfo. Half of it
 (5 % = 180 s/h) is left for relaying the other kits and the volunteers' handhelds
-(meshtastic.md §7: "plan ≤ half of that for own traffic"), so the firmware never answers
-DUTY_CYCLE_LIMIT, which would drop frames silently.
+(the firmware sums every transmission in 60 one-minute buckets: src/mesh/RadioInterface.cpp,
+airtime.cpp), so the firmware never answers DUTY_CYCLE_LIMIT, which would drop frames silently.
 
 Order: ALERT, then CONTROL (digests, requests) while it has used less than
 `control_share` of the budget, then STATUS, CHECKIN, ROUTINE. Within a lane sources take
@@ -51,7 +51,7 @@ class SchedulerConfig:
     preset: str = DEFAULT_PRESET
     duty_cycle: float = 0.05
     window_s: float = 3600.0
-    min_gap_s: float = 4.0  # "≤ one packet per 3–5 s" (meshtastic.md §7)
+    min_gap_s: float = 4.0  # leaves the channel to relays and handhelds between two of ours
     control_share: float = 0.25
     source_share: float = 0.25
     exempt_sources: frozenset[str] = frozenset({SYNC_SOURCE})

@@ -3,8 +3,9 @@
 A text is cut into symbols of codebook v1 (single characters, frequent French words and
 phrases, a CAPITALISE prefix for a word, an ESCAPE for any other code point) by a shortest-
 bit-length dynamic programme, then written with a canonical Huffman code weighted on the
-codebook's corpus. Generic compressors lose on texts this short (domain-fr.md §7): a static,
-shared model costs nothing per message.
+codebook's corpus. Generic compressors lose on texts this short (their headers and empty dictionaries cost more
+than they save: github.com/Jorropo/meshtastic-compression-contest): a static, shared model
+costs nothing per message.
 
 On the wire a text is `uvarint(nbytes << 1 | raw)` then nbytes: Huffman bits padded with 1s,
 or, flag raw, plain UTF-8 when that is not longer (Cyrillic, Arabic, emoji-heavy texts).

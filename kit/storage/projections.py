@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from kit.crypto.signing import verify_alert
 from kit.mesh import records as r
 from kit.mesh.store import effective_record
-from kit.storage.json_records import dumps
+from kit.storage.json_records import dumps, loads
 from kit.storage.names import name_key
 
 MESSAGE_KIND = {r.Board: "board", r.Need: "need", r.Offer: "offer", r.VolunteerText: "radio"}
@@ -152,8 +152,6 @@ HANDLERS = {
 
 def reverify_alerts(conn) -> None:
     """Verify every stored alert again (the trusted keys changed) and redo supersession."""
-    from kit.storage.json_records import loads
-
     trusted = trusted_keys(conn)
     rows = conn.execute("SELECT kind, origin, seq, created_at, exercise, body FROM records "
                         "WHERE kind = 'alert' ORDER BY created_at").fetchall()

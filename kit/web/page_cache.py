@@ -20,6 +20,11 @@ import threading
 import time
 from collections import OrderedDict
 
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
+
+from kit.web.i18n import DEFAULT_LANG, LANGS
+
 CACHED_PREFIXES = ("/risques", "/contacts", "/lieux", "/api/v1/risks", "/api/v1/contacts",
                    "/api/v1/sites", "/api/v1/alerts", "/api/v1/status")
 LANG_COOKIE = re.compile(r"(?:^|;\s*)lang=([a-z]+)")
@@ -41,17 +46,12 @@ class PageCache:
 
     # --- the key and the version of what a page shows -----------------------------------
     def _lang(self, environ) -> str:
-        from kit.web.i18n import DEFAULT_LANG, LANGS
-
         match = LANG_COOKIE.search(environ.get("HTTP_COOKIE", ""))
         if match and match[1] in LANGS:
             return match[1]
         header = environ.get("HTTP_ACCEPT_LANGUAGE", "")
         lang = self._langs.get(header)
         if lang is None:
-            from werkzeug.datastructures import LanguageAccept
-            from werkzeug.http import parse_accept_header
-
             lang = parse_accept_header(header, LanguageAccept).best_match(["fr", "en"], default=DEFAULT_LANG)
             if len(self._langs) < 1024:
                 self._langs[header] = lang

@@ -1,6 +1,6 @@
 """Captive portal, app side: answer the phones' connectivity probes.
 
-Strategy (hotspot-and-pi.md §5–6): a client not yet accepted gets a 302 to a small
+Strategy (as offspot/captive-portal and IIAB's captiveportal role do): a client not yet accepted gets a 302 to a small
 welcome page, so its OS opens the sign-in sheet; one tap on "Open the kit" accepts its
 address for an hour of idle time, after which its probes get each OS's own "online"
 answer, so the phone keeps the network. Requests for any other host go to the kit.
