@@ -30,8 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from werkzeug.security import generate_password_hash
 
 from kit.core import auth
-from kit.deploy import profile as kit_profile
+from kit.core import config as kit_config
 from kit.deploy import bootconfig, radio_config
+from kit.deploy import profile as kit_profile
 
 
 def qr_svg(text: str) -> str:
@@ -53,7 +54,7 @@ def kit_data(row: dict, args, password_hash: str) -> dict:
         "wifi": {"ssid": row["ssid"].strip(), "channel": int(row.get("wifi_channel") or 6), "country": "FR",
                  "internet_sharing": False},
         "admin": {"name": "admin", "password_hash": password_hash},
-        "keys": {"trust": args.trust_key},
+        "keys": {"trust": args.trust_key, "kit_keys": [args.kit_key]},
         "radio": {"device": "auto", "region": "EU_868", "preset": args.preset,
                   "channel_name": args.channel_name, "channel_key": args.channel_key,
                   "role": (row.get("role") or "CLIENT").strip(), "hop_limit": 3},
@@ -104,13 +105,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--insee", required=True)
     parser.add_argument("--channel-name", required=True)
     parser.add_argument("--channel-key", help="the commune's channel key (default: a new one)")
-    parser.add_argument("--preset", default="LONG_FAST")
+    parser.add_argument("--kit-key", help="the territory's kit key, ID:BASE64 (default: a new one; "
+                        "kits of other batches sync only if they share it)")
+    parser.add_argument("--preset", default=kit_config.PRESET)
     parser.add_argument("--timezone", default="Europe/Paris")
     parser.add_argument("--trust-key", action="append", default=[], help="the mairie's public key(s)")
     parser.add_argument("--signing-key", help="the mairie's private key, for kits with signing = yes")
     parser.add_argument("--out", required=True)
     args = parser.parse_args(argv)
     args.channel_key = args.channel_key or radio_config.new_channel_key()
+    args.kit_key = args.kit_key or kit_config.new_kit_key()
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

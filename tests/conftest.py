@@ -1,6 +1,5 @@
-import re
-
 import pytest
+from helpers import check_requirements, csrf_token
 
 from kit.core import config as kit_config
 from kit.web.app import create_app
@@ -33,14 +32,6 @@ def client(app):
     return app.test_client()
 
 
-def csrf_token(client, path):
-    """Load a form page and read its CSRF token, as a browser would."""
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, f"no CSRF token on {path}"
-    return match.group(1)
-
-
 @pytest.fixture
 def post_form(client):
     """POST a form the way a browser does: with the token from the page."""
@@ -48,3 +39,10 @@ def post_form(client):
         token = csrf_token(client, page)
         return client.post(action or page, data={"csrf_token": token, **data}, **kwargs)
     return post
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """`@pytest.mark.requires(ok, why)`: skip when not ok, fail under CI (helpers.environment_skip),
+    before the test's fixtures are set up."""
+    check_requirements(item)

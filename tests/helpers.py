@@ -1,10 +1,16 @@
-"""Small builders shared by tests."""
+"""What tests share: small builders of kit state, waiting on a condition, free ports, the
+CSRF token and the operators' login, and the one way to skip for a missing tool or privilege."""
+import os
+import re
+import socket
 import time
 from pathlib import Path
 
+import pytest
+
 from kit.core import config as kit_config
 from kit.core.kit import Kit
-from kit.crypto.signing import sign_alert
+from kit.crypto.signing import sign_record
 from kit.mesh import records as r
 from kit.storage.db import transaction
 from kit.storage.sqlite_store import SqliteStore
@@ -41,10 +47,87 @@ def plant(db, record_type, origin: int, *, exercise=False, now=None, finish=None
 
 def publish_alert(db, key=None, *, exercise=False, **fields):
     """A local alert, signed with `key` (a nacl SigningKey) when given."""
-    finish = (lambda alert: sign_alert(alert, key)) if key is not None else None
+    finish = (lambda alert: sign_record(alert, key)) if key is not None else None
     return plant(db, r.Alert, kit_origin(db), exercise=exercise, finish=finish, **(ALERT_DEFAULTS | fields))
 
 
 def ingest(db, record) -> bool:
     """A record heard from another kit: stored once."""
     return SqliteStore(db.conn).put(record)
+
+
+# -- waiting ----------------------------------------------------------------------------------
+
+def wait_for(predicate, timeout: float, what: str | None = None, *, interval: float = 0.05) -> bool:
+    """Poll `predicate` for up to `timeout` seconds (an OSError counts as "not yet": a port
+    that does not listen yet). True once it holds; at the deadline, False, or an
+    AssertionError naming `what` when given."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if predicate():
+                return True
+        except OSError:
+            pass
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(interval)
+    if what is not None:
+        raise AssertionError(f"timed out waiting for {what}")
+    return False
+
+
+def free_ports(n: int) -> list[int]:
+    """`n` distinct TCP ports free on 127.0.0.1 right now."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def free_port() -> int:
+    return free_ports(1)[0]
+
+
+# -- web forms --------------------------------------------------------------------------------
+
+CSRF_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(client, path) -> str:
+    """Load a form page and read its CSRF token, as a browser would."""
+    page = client.get(path).get_data(as_text=True)
+    match = CSRF_TOKEN.search(page)
+    assert match, f"no CSRF token on {path}"
+    return match[1]
+
+
+def login(client, name, password, *, lang=None):
+    """Log in through the operators' real login form; `lang` sets the language cookie first."""
+    if lang:
+        client.set_cookie("lang", lang)
+    token = csrf_token(client, "/admin/login")
+    return client.post("/admin/login", data={"csrf_token": token, "name": name, "password": password})
+
+
+# -- environment ------------------------------------------------------------------------------
+
+def environment_skip(why: str):
+    """A tool or privilege this test needs is missing: skip, except under CI (CI=…), whose
+    .ci/run installs every tool and runs as root, so there a skip would hide a test: fail."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{why} — under CI this is a failure, not a skip", pytrace=False)
+    pytest.skip(why)
+
+
+def check_requirements(item) -> None:
+    """`@pytest.mark.requires(ok, why)` on a test, its class or module: environment_skip(why)
+    unless ok (called by conftest before any fixture is set up)."""
+    for mark in item.iter_markers("requires"):
+        ok, why = mark.args
+        if not ok:
+            environment_skip(why)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from kit.core.config import new_kit_key
 from kit.core.kit import Kit as CoreKit
 from kit.core.radio_port import RadioSpec
 from kit.mesh import records as r
@@ -13,12 +14,15 @@ from kit.storage import db
 from kit.storage import queries as records
 from kit.web.app import create_app
 
+# Every kit of these tests' territory holds this kit key (the handhelds do not).
+MESH_KEY = new_kit_key()
+
 
 class Kit:
     """One kit (its Kit, web app and radio service) on radio `node` of a simulated mesh."""
 
-    def __init__(self, path, mesh: Mesh, node: int, config: ServiceConfig):
-        self.kit = CoreKit.open(path)
+    def __init__(self, path, mesh: Mesh, node: int, config: ServiceConfig, **settings):
+        self.kit = CoreKit.open(path, **({"KIT_KEYS": [MESH_KEY]} | settings))
         self.app = create_app(kit=self.kit)
         self.db = db.connect(self.kit.database)
         epoch = time.time()
@@ -54,11 +58,3 @@ def fast_config(mesh_speed: float, preset: str) -> ServiceConfig:
     return ServiceConfig(sync_interval_s=120, heartbeat_s=5, answer_timeout_s=5, backoff_s=(0.2, 1.0),
                          preset=preset, speed=mesh_speed)
 
-
-def wait_for(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()

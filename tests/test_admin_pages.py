@@ -7,9 +7,8 @@ import time
 
 import pytest
 import segno
-from test_operators import login
+from helpers import csrf_token, login, plant
 
-from helpers import plant
 from kit.core import auth, journal, moderation
 from kit.mesh import records as r
 from kit.storage import settings
@@ -41,16 +40,9 @@ def as_role(admin_app, db):
     return browser
 
 
-def token(client, page):
-    html = client.get(page).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, f"no form on {page}"
-    return match[1]
-
-
 def send(client, page, action, data):
     """Submit a form of `page` to `action`, as a browser does."""
-    return client.post(action, data={"csrf_token": token(client, page), **data})
+    return client.post(action, data={"csrf_token": csrf_token(client, page), **data})
 
 
 def outbox_kinds(db):
@@ -322,7 +314,6 @@ def test_long_ssids_are_cut_to_32_bytes():
 
 
 def test_dashboard_shows_kits_sites_needs_reports_with_age(as_role, db):
-    from kit.storage import queries as records
 
     origin = int(settings.get(db, "kit_origin"))
     plant(db, r.Health, 0x0BADCAFE, exercise=False, now=int(time.time()) - 7200, uptime_s=5000,
@@ -345,7 +336,7 @@ def test_volunteers_cannot_reach_operator_pages(as_role, path):
 
 def test_volunteers_cannot_post_operator_forms(as_role, db):
     volunteer = as_role("volunteer")
-    csrf = token(volunteer, "/admin/main-courante")
+    csrf = csrf_token(volunteer, "/admin/main-courante")
     for action, data in [("/admin/mode", {"mode": "crise"}), ("/admin/alertes", {"event": "x", "headline": "y"}),
                          ("/admin/moderation/1", {"decision": "approve"}),
                          ("/admin/messages/00000001-1/masquer", {}), ("/admin/comptes", {"name": "x", "role": "admin"})]:

@@ -3,7 +3,7 @@ import pytest
 from kit.mesh.airtime import airtime_ms, frame_bytes, payload_airtime_ms
 
 
-# Reference figures: meshtastic.md §7 (Semtech formula, checked against the firmware's
+# Reference figures: Semtech AN1200.13 time-on-air formula, checked against the firmware's
 # 165 ms LONG_FAST preamble constant).
 @pytest.mark.parametrize(
     "on_air, preset, expected_ms",

@@ -12,7 +12,8 @@ from kit.web.app import create_app
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed (.ci/run installs it)"),
+    pytest.mark.requires(shutil.which("chromium") is not None,
+                         "Debian's chromium is not installed (.ci/run installs it)"),
 ]
 # Flags for a closed network: no background calls home (they would be refused, many at a time).
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -16,11 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 
 from kit.deploy import profile as kit_profile
 from kit.deploy import render
-
-pytestmark = pytest.mark.netns
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "deploy" / "example-kit.toml"
@@ -63,8 +62,7 @@ def _why_not() -> str | None:
 
 
 WHY_NOT = _why_not()
-if WHY_NOT:
-    pytestmark = [pytest.mark.netns, pytest.mark.skip(reason=WHY_NOT)]
+pytestmark = [pytest.mark.netns, pytest.mark.requires(WHY_NOT is None, WHY_NOT)]
 
 
 def sh(*args, check=True, timeout=30, **kwargs):
@@ -120,15 +118,6 @@ class Bench:
         for ns in (self.phone, self.kit):
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
         shutil.rmtree(self.netns_etc, ignore_errors=True)
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")

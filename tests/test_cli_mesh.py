@@ -7,39 +7,17 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
+from helpers import free_ports, wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
 
 
 def get(url):
     with urllib.request.urlopen(url, timeout=5) as response:
         return json.load(response)
-
-
-def wait_for(predicate, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return True
-        except OSError:
-            pass
-        time.sleep(0.25)
-    return False
 
 
 def kit_command(*args):
@@ -61,6 +39,9 @@ def test_three_kits_on_tcp_radios_show_the_same_board_and_the_mairies_alert(tmp_
     operator listener and sends a signed alert; kits 2 and 3, which trust the mairie's
     key, show both — through the middle radio for kit 3."""
     public_key = kit_command("keys", "new", "--out", tmp_path / "mairie.key")
+    kit_keys = tmp_path / "kit-keys.txt"  # the territory's kit key, as `kit keys new-kit-key` prints it
+    kit_keys.write_text(subprocess.run([sys.executable, "-m", "kit", "keys", "new-kit-key"], check=True,
+                                       capture_output=True, text=True).stdout)
     password = kit_command("user", "add", "cellule", "--role", "operator", "--data", tmp_path / "k0")
     base = free_ports(1)[0]  # the simulator listens on base, base + 1, base + 2
     radio_ports = [base, base + 1, base + 2]
@@ -78,10 +59,11 @@ def test_three_kits_on_tcp_radios_show_the_same_board_and_the_mairies_alert(tmp_
             processes.append(subprocess.Popen(
                 [sys.executable, "-m", "kit", "serve", "--data", str(tmp_path / f"k{i}"),
                  "--port", str(web_ports[i]), "--radio", f"tcp:127.0.0.1:{radio_ports[i]}",
-                 "--admin-listen", admin, *keys],
+                 "--admin-listen", admin, "--kit-keys", str(kit_keys), *keys],
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env))
         urls = [f"http://127.0.0.1:{p}/api/v1" for p in web_ports]
-        assert wait_for(lambda: all(get(u + "/status")["radio"]["state"] == "connected" for u in urls), 40)
+        assert wait_for(lambda: all(get(u + "/status")["radio"]["state"] == "connected" for u in urls), 40,
+                        interval=0.25)
         status, posted = call(urls[0] + "/messages", {"kind": "board", "text": "Évacuation rue Basse"})
         assert status == 201 and posted["pending"]
         operator = f"http://127.0.0.1:{admin_port}/api/v1"
@@ -93,7 +75,7 @@ def test_three_kits_on_tcp_radios_show_the_same_board_and_the_mairies_alert(tmp_
             return all([m["text"] for m in get(u + "/messages")["messages"]] == ["Évacuation rue Basse"]
                        and [(a["headline"], a["verified"]) for a in get(u + "/alerts")["alerts"]]
                        == [("Montez à l'étage", True)] for u in urls)
-        assert wait_for(everywhere, 60), [(get(u + "/messages"), get(u + "/alerts")) for u in urls]
+        assert wait_for(everywhere, 60, interval=0.25), [(get(u + "/messages"), get(u + "/alerts")) for u in urls]
     finally:
         for p in processes:
             p.terminate()

@@ -1,7 +1,7 @@
 import sqlite3
 
-from kit.storage import db
 from kit.core.kit import prepare_database
+from kit.storage import db
 
 
 def test_pragmas_are_set_on_every_connection(tmp_path):

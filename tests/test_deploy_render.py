@@ -132,4 +132,4 @@ def test_watchdog_journald_udev(tmp_path, example):
 
 
 def test_the_example_renders_an_example_only(example):
-    assert {p.field for p in kit_profile.warnings(example)} == {"radio.channel_key", "keys.trust"}
+    assert {p.field for p in kit_profile.warnings(example)} == {"radio.channel_key", "keys.trust", "keys.kit_keys"}

@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from helpers import environment_skip
 
 from kit.deploy import profile as kit_profile
 from kit.deploy import render
@@ -21,12 +22,11 @@ SCRIPTS = sorted([*(ROOT / "deploy").rglob("*.sh"), *(ROOT / "kit/deploy/templat
 
 
 def need(tool, package, root=False):
+    """Skip without the tool (or root), fail under CI (helpers.environment_skip)."""
     if shutil.which(tool) is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{tool} missing in CI: add {package} to .ci/run")
-        pytest.skip(f"{tool} not installed (apt-get install {package})")
+        environment_skip(f"{tool} not installed (apt-get install {package}; .ci/run installs it)")
     if root and os.geteuid() != 0:
-        pytest.skip(f"{tool} needs root here")
+        environment_skip(f"{tool} needs root here (CI runs as root)")
 
 
 @pytest.fixture(scope="module")

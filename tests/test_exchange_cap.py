@@ -6,7 +6,6 @@ import pytest
 from helpers import kit_of, kit_origin
 from test_exchange_support import alert, db_of, english, make_kit, new_key  # noqa: F401 (fixture)
 
-from kit.crypto.signing import load_key
 from kit.exchange import cap
 from kit.mesh import records as r
 from kit.storage import settings

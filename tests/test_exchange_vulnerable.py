@@ -3,12 +3,11 @@ not on residents' pages, not in the public API, not in bundles or backups unless
 not in any record or radio frame."""
 import base64
 import json
-import re
 import time
 from pathlib import Path
 
 import pytest
-from helpers import kit_origin
+from helpers import csrf_token, kit_origin, login
 from test_exchange_support import PERSON, db_of, english, fill  # noqa: F401 (fixture)
 from test_pages import crawl
 
@@ -27,17 +26,6 @@ SECRETS = ("Germaine", "Tartempion", "3 rue du Moulin", "06 99 00 00 01", "06990
            "oxygène")
 FULL = PERSON | {"notify": "Robert Tartempion 06 99 00 00 02", "notes": "oxygène à domicile",
                  "life_support": "1", "last_contacted": "2026-07-14", "result": "ok"}
-
-
-def login(client, name, password):
-    client.set_cookie("lang", "en")  # the tests read English messages
-    page = client.get("/admin/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
-    return client.post("/admin/login", data={"csrf_token": token, "name": name, "password": password})
-
-
-def token(client, path):
-    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True))[1]
 
 
 def leaks(text) -> list[str]:
@@ -114,32 +102,32 @@ def test_only_admins_reach_the_register(app, admin_app, accounts, register):
         assert admin_app.test_client().get(path).status_code == 303    # log in first
     for role in ("volunteer", "operator"):
         client = admin_app.test_client()
-        login(client, *accounts[role])
+        login(client, *accounts[role], lang="en")
         assert {client.get(p).status_code for p in paths} == {403}
         page = client.get("/admin/donnees").get_data(as_text=True) if role == "operator" else ""
         assert "registre" not in page
     client = admin_app.test_client()
-    login(client, *accounts["admin"])
+    login(client, *accounts["admin"], lang="en")
     assert "Germaine Tartempion" in client.get("/admin/donnees/registre").get_data(as_text=True)
 
 
 def test_admin_adds_edits_and_removes_through_the_pages(app, admin_app, accounts):
     client = admin_app.test_client()
-    login(client, *accounts["admin"])
+    login(client, *accounts["admin"], lang="en")
     db = db_of(app)
     records_before = db.execute("SELECT count(*) FROM records").fetchone()[0]
     bad = client.post("/admin/donnees/registre/nouveau",
-                      data={"csrf_token": token(client, "/admin/donnees/registre/nouveau"), **FULL, "address": ""})
+                      data={"csrf_token": csrf_token(client, "/admin/donnees/registre/nouveau"), **FULL, "address": ""})
     assert bad.status_code == 400 and "Tartempion" in bad.get_data(as_text=True)   # typed values given back
     added = client.post("/admin/donnees/registre/nouveau",
-                        data={"csrf_token": token(client, "/admin/donnees/registre/nouveau"), **FULL})
+                        data={"csrf_token": csrf_token(client, "/admin/donnees/registre/nouveau"), **FULL})
     assert added.status_code == 303
     entry = db.execute("SELECT id FROM vulnerable_people").fetchone()[0]
     path = f"/admin/donnees/registre/{entry}"
-    edited = client.post(path, data={"csrf_token": token(client, path), **FULL, "result": "aide"})
+    edited = client.post(path, data={"csrf_token": csrf_token(client, path), **FULL, "result": "aide"})
     assert edited.status_code == 303
     assert vulnerable.Register(db, app.config["DATA_DIR"]).get(entry)["result"] == "aide"
-    removed = client.post(f"{path}/retirer", data={"csrf_token": token(client, path)})
+    removed = client.post(f"{path}/retirer", data={"csrf_token": csrf_token(client, path)})
     assert removed.status_code == 303 and client.get(path).status_code == 404
     actions = [e["action"] for e in journal.entries(db) if e["action"].startswith("vulnerable.")]
     assert {"vulnerable.add", "vulnerable.update", "vulnerable.remove"} <= set(actions)
@@ -169,7 +157,7 @@ def test_the_register_never_leaks(app, admin_app, accounts, register, signing_ke
     assert [s for s in leaks(page) if s not in ("Germaine", "Tartempion")] == []
     # 3. the operators' other pages and exports (the timeline is printed and handed around)
     operator = admin_app.test_client()
-    login(operator, *accounts["operator"])
+    login(operator, *accounts["operator"], lang="en")
     for path in ("/admin/", "/admin/donnees", "/admin/donnees/chronologie", "/admin/donnees/chronologie.csv",
                  "/admin/donnees/contacts.csv", "/admin/donnees/sites.csv", "/admin/donnees/contacts.vcf",
                  "/api/v1/journal"):
@@ -179,10 +167,10 @@ def test_the_register_never_leaks(app, admin_app, accounts, register, signing_ke
     key = load_key(signing_key)
     plain = bundle.seal(bundle.payload(db, data_dir=app.config["DATA_DIR"]), key)
     assert leaks(plain) == [] and leaks(base64.b64decode(json.loads(plain)["payload"])) == []
-    made = operator.post("/admin/donnees/paquet", data={"csrf_token": token(operator, "/admin/donnees"),
+    made = operator.post("/admin/donnees/paquet", data={"csrf_token": csrf_token(operator, "/admin/donnees"),
                                                        "with_vulnerable": "1"})
     assert made.status_code == 403                      # an operator cannot ask for the register
-    made = operator.post("/admin/donnees/paquet", data={"csrf_token": token(operator, "/admin/donnees")})
+    made = operator.post("/admin/donnees/paquet", data={"csrf_token": csrf_token(operator, "/admin/donnees")})
     assert made.status_code == 200 and leaks(base64.b64decode(json.loads(made.data)["payload"])) == []
     assert leaks(json.dumps(backup.build(db), ensure_ascii=False)) == []
     path = tmp_path / "copie.db"

@@ -5,6 +5,7 @@ import json
 import re
 
 import pytest
+from helpers import csrf_token, login
 from test_exchange_support import alert, db_of, english, fill, make_kit, new_key  # noqa: F401 (fixture)
 
 from kit.core import auth, journal
@@ -15,15 +16,8 @@ from kit.storage import settings
 pytestmark = pytest.mark.usefixtures("english")
 
 
-def login(client, name, password):
-    client.set_cookie("lang", "en")  # the tests read English messages
-    page = client.get("/admin/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
-    return client.post("/admin/login", data={"csrf_token": token, "name": name, "password": password})
-
-
 def token(client, path="/admin/donnees"):
-    return re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True))[1]
+    return csrf_token(client, path)
 
 
 @pytest.fixture
@@ -36,7 +30,7 @@ def accounts(app):
 def as_role(admin_app, accounts):
     def client(role):
         c = admin_app.test_client()
-        login(c, *accounts[role])
+        login(c, *accounts[role], lang="en")
         return c
     return client
 
@@ -123,7 +117,7 @@ def test_cap_download_and_upload(app, admin_app, as_role, signing_key, tmp_path)
     key_b, _pub = new_key(tmp_path / "b.key")
     other = make_kit(tmp_path / "b", key_path=key_b, listener="admin")
     client_b = other.test_client()
-    login(client_b, "op", auth.add_user(db_of(other), "op", "operator"))
+    login(client_b, "op", auth.add_user(db_of(other), "op", "operator"), lang="en")
     assert upload(client_b, "/admin/donnees/cap", xml.data, "alerte.xml").status_code == 303
     assert db_of(other).execute("SELECT exercise, verified FROM alerts").fetchall() == [(1, 1)]
     assert "cap.import" in actions(other)
@@ -137,7 +131,7 @@ def test_bundle_between_two_kits_through_the_pages(app, as_role, signing_key, tm
     assert response.headers["Cache-Control"] == "no-store"
     other = make_kit(tmp_path / "b", trust=[public_key_text(load_key(signing_key))], listener="admin")
     client_b = other.test_client()
-    login(client_b, "op", auth.add_user(db_of(other), "op", "operator"))
+    login(client_b, "op", auth.add_user(db_of(other), "op", "operator"), lang="en")
     first = upload(client_b, "/admin/donnees/paquet/import", response.data, "paquet.kit")
     assert first.status_code == 303
     assert db_of(other).execute("SELECT count(*) FROM records").fetchone()[0] == 8
@@ -179,7 +173,7 @@ def test_admin_purge_retention_backup_and_restore(app, as_role, signing_key, tmp
     assert refused.status_code == 400 and "not empty" in refused.get_data(as_text=True)
     new = make_kit(tmp_path / "neuf", listener="admin")   # a new kit: its first admin restores
     client_new = new.test_client()
-    login(client_new, "root", auth.add_user(db_of(new), "root", "admin"))
+    login(client_new, "root", auth.add_user(db_of(new), "root", "admin"), lang="en")
     assert upload(client_new, "/admin/donnees/restauration", saved.data, "sauvegarde.json").status_code == 303
     assert db_of(new).execute("SELECT count(*) FROM records").fetchone() == \
         db_of(app).execute("SELECT count(*) FROM records").fetchone()

@@ -15,14 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import csrf_token, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_kit(data: Path, port: int, *extra) -> subprocess.Popen:
@@ -32,14 +27,10 @@ def start_kit(data: Path, port: int, *extra) -> subprocess.Popen:
 
 
 def wait_port(port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.02)
-    raise AssertionError(f"the kit did not listen on {port}")
+    def listening() -> bool:
+        socket.create_connection(("127.0.0.1", port), 0.2).close()  # OSError: not yet
+        return True
+    wait_for(listening, timeout, f"the kit to listen on {port}", interval=0.02)
 
 
 def post_checkin(port: int, name: str, source: str) -> int | None:
@@ -102,8 +93,8 @@ def test_sigkill_100_times_loses_no_acknowledged_write(tmp_path):
     assert len(acknowledged) > 200  # the test did exercise writes
 
 
-needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("mount"),
-                                reason="mounting a small tmpfs needs root (CI runs as root)")
+needs_root = pytest.mark.requires(os.geteuid() == 0 and shutil.which("mount") is not None,
+                                  "mounting a small tmpfs needs root (CI runs as root)")
 
 
 @needs_root
@@ -125,8 +116,7 @@ def test_full_disk_gives_a_clear_error_loses_nothing_and_recovers(tmp_path):
                     f.flush()
             except OSError:
                 pass
-        page = client.get("/securite").get_data(as_text=True)
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
+        token = csrf_token(client, "/securite")
         text = "Je suis au gymnase avec mes deux enfants et notre chien"
         response = client.post("/securite", data={"csrf_token": token, "name": "Aline Martin", "note": text})
         assert response.status_code == 503
@@ -149,7 +139,7 @@ def test_full_disk_gives_a_clear_error_loses_nothing_and_recovers(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not shutil.which("wrk"), reason="wrk is not installed (.ci/run installs it)")
+@pytest.mark.requires(shutil.which("wrk") is not None, "wrk is not installed (.ci/run installs it)")
 def test_200_concurrent_clients_for_60_seconds_get_no_error(tmp_path):
     port = free_port()
     kit = start_kit(tmp_path / "kit", port)

@@ -1,5 +1,5 @@
 """Residents' forms: validation, nothing lost, CSRF, escaping, rate limits."""
-import re
+from helpers import csrf_token
 
 from kit.storage import queries as records
 from kit.storage.db import connect
@@ -56,7 +56,7 @@ def test_markup_is_escaped_everywhere(client, post_form):
 
 
 def test_invalid_utf8_is_a_clear_error(client):
-    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/messages").get_data(as_text=True))[1]
+    token = csrf_token(client, "/messages")
     body = b"csrf_token=" + token.encode() + b"&kind=board&text=caf%E9+ouvert"  # Latin-1 byte
     response = client.post("/messages", data=body, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 400
@@ -82,7 +82,7 @@ def test_rate_limit_answers_too_many_and_keeps_the_text(app, client, post_form):
     assert "le sixième" in html
     # another phone is not affected
     other = app.test_client()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', other.get("/messages").get_data(as_text=True))[1]
+    token = csrf_token(other, "/messages")
     assert other.post("/messages", data={"csrf_token": token, "kind": "board", "text": "moi"},
                       environ_base={"REMOTE_ADDR": "10.42.0.200"}).status_code == 303
 

@@ -4,14 +4,13 @@ import dataclasses
 import time
 
 import pytest
+from helpers import login, plant, wait_for
 
-from helpers import plant
 from kit.core import auth
 from kit.core import kit_health as health
 from kit.core.radio_port import NoRadio
 from kit.mesh import records as r
 from kit.mesh.codec import Decoder, encode
-from kit.storage import queries as records
 from kit.storage import settings
 from kit.web.app import create_app
 
@@ -66,8 +65,7 @@ def test_an_old_report_is_shown_as_silent(app):
 
 @pytest.mark.slow
 def test_every_kits_health_reaches_every_dashboard(tmp_path):
-    from radio_bench import Kit, fast_config, wait_for
-    from test_operators import login
+    from radio_bench import Kit, fast_config
 
     from kit.sim import Mesh, Topology
 

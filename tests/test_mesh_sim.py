@@ -27,9 +27,10 @@ def traffic(net: Network, count: int, every_s: float, kits=None, deletions=True)
         i = kits[n % len(kits)]
         rec = net.publish(i, KINDS[n % len(KINDS)])
         published.append(rec)
-        if deletions and n % 10 == 9:  # delete a record made elsewhere, maybe not yet arrived
+        if deletions and n % 10 == 9:  # its kit deletes a record (only it has that authority)
             victim = published[n - 7]
-            net.publish(i, lambda o, s, t: r.Deletion(origin=o, seq=s, created_at=t, target=victim.uid, reason="erreur"))
+            net.publish(kits[(n - 7) % len(kits)],
+                        lambda o, s, t: r.Deletion(origin=o, seq=s, created_at=t, target=victim.uid, reason="erreur"))
         net.run_until(net.now + every_s)
     return published
 

@@ -4,7 +4,7 @@ from kit.mesh import codec
 from kit.mesh import records as r
 from kit.mesh.codec import Decoder, Digest, DigestEntry, Request, encode, encode_control, with_wants
 from kit.mesh.store import MemoryStore, effective_record
-from kit.mesh.sync import Duplicate, FrameRejected, RecordReceived, RecordRejected, SyncEngine
+from kit.mesh.sync import Duplicate, FrameRejected, RecordConflict, RecordReceived, SyncEngine
 
 A, B, C = 0x0A, 0x0B, 0x0C
 T0 = 1_767_225_600
@@ -58,11 +58,11 @@ def test_publish_then_receive_elsewhere_is_idempotent():
     assert b.store.get(rec.uid) == rec
 
 
-def test_same_uid_other_content_is_rejected_and_not_stored():
+def test_same_uid_other_content_is_a_conflict_and_not_stored():
     b = engine(B)
     b.receive(encode(board(A, 1))[0], C, 0.0)
     events = b.receive(encode(board(A, 1, text="autre chose"))[0], C, 1.0)
-    assert events == [RecordRejected(r.Uid(A, 1), "uid_conflict")]
+    assert events == [RecordConflict(board(A, 1), board(A, 1, text="autre chose"), C)]
     assert b.store.get(r.Uid(A, 1)).text == "Besoin de pelles"
 
 
@@ -73,8 +73,8 @@ def test_garbage_gives_frame_rejected():
 def test_deletion_before_its_target_still_hides_it():
     b = engine(B)
     target = board(A, 1)
-    deletion = r.Deletion(origin=C, seq=1, created_at=T0, target=target.uid)
-    b.receive(encode(deletion)[0], C, 0.0)
+    deletion = r.Deletion(origin=A, seq=2, created_at=T0, target=target.uid)
+    b.receive(encode(deletion)[0], A, 0.0)
     events = b.receive(encode(target)[0], A, 1.0)
     assert events == [RecordReceived(target, None)]
     # A replay much later does not resurrect it either.
@@ -85,8 +85,8 @@ def test_deletion_before_its_target_still_hides_it():
 def test_latest_correction_wins_whatever_the_arrival_order():
     target = r.FieldReport(origin=A, seq=1, created_at=T0, location="Pont", incident=r.IncidentType.FLOOD,
                            severity=r.Severity.SEVERE, text="Pont coupé")
-    early = r.Correction(origin=B, seq=1, created_at=T0 + 10, target=target.uid, text="Pont fermé")
-    late = r.Correction(origin=C, seq=1, created_at=T0 + 20, target=target.uid, text="Pont rouvert")
+    early = r.Correction(origin=A, seq=2, created_at=T0 + 10, target=target.uid, text="Pont fermé")
+    late = r.Correction(origin=A, seq=3, created_at=T0 + 20, target=target.uid, text="Pont rouvert")
     views = []
     for order in ([target, early, late], [late, target, early], [early, late, target]):
         e = engine(0x0D)
@@ -94,6 +94,19 @@ def test_latest_correction_wins_whatever_the_arrival_order():
             e.receive(encode(rec)[0], rec.origin, 0.0)
         views.append(effective_record(e.store, target.uid).text)
     assert views == ["Pont rouvert"] * 3
+
+
+def test_a_tombstone_from_another_kit_is_held_but_changes_nothing():
+    """Only the target's own kit (or a crisis cell's signature, see test_records) may
+    correct or delete a record: anyone else's tombstone is stored, never honoured."""
+    b = engine(B)
+    target = board(A, 1)
+    b.receive(encode(target)[0], A, 0.0)
+    for forged in (r.Deletion(origin=C, seq=1, created_at=T0, target=target.uid),
+                   r.Correction(origin=C, seq=2, created_at=T0, target=target.uid, text="faux")):
+        b.receive(encode(forged)[0], C, 1.0)
+        assert b.store.has(forged.uid)
+    assert effective_record(b.store, target.uid) == target
 
 
 def test_hole_is_requested_from_the_sender_after_a_grace():

@@ -2,6 +2,7 @@
 import base64
 
 import pytest
+from helpers import login
 
 from kit.core import auth, journal
 from kit.storage.db import connect
@@ -81,13 +82,6 @@ def test_admin_pages_need_a_login(admin_app, accounts):
     client = admin_app.test_client()
     response = client.get("/admin/")
     assert response.status_code == 303 and response.headers["Location"].startswith("/admin/login")
-
-
-def login(client, name, password):
-    import re
-    page = client.get("/admin/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)[1]
-    return client.post("/admin/login", data={"csrf_token": token, "name": name, "password": password})
 
 
 def test_login_session_cookie_and_logout_needs_csrf(admin_app, accounts):

@@ -10,17 +10,18 @@ import pytest
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from kit.core import auth
+from kit.core.kit import Kit
 from kit.deploy import bootconfig
 from kit.deploy import profile as kit_profile
 from kit.storage import db, settings
-from kit.core.kit import Kit
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "deploy" / "example-kit.toml"
 KEY = base64.b64encode(bytes(range(32))).decode()
 MAIRIE = base64.b64encode(bytes(range(1, 33))).decode()  # stands for the mairie's public key
+KIT_KEY = "1:" + base64.b64encode(bytes(range(2, 34))).decode()  # the territory's kit key
 REAL = EXAMPLE.read_text().replace(kit_profile.EXAMPLE_CHANNEL_KEY, KEY) \
-    .replace(kit_profile.EXAMPLE_TRUST_KEY, MAIRIE)
+    .replace(kit_profile.EXAMPLE_TRUST_KEY, MAIRIE).replace("[keys]\n", f'[keys]\nkit_keys = ["{KIT_KEY}"]\n')
 
 
 def problems(text):

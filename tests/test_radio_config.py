@@ -4,7 +4,6 @@ import base64
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from meshtastic.protobuf import apponly_pb2, config_pb2
 from kit.deploy import profile as kit_profile
 from kit.deploy import radio_config
 from kit.sim import Mesh
+from kit.sim.admin import DEFAULT_REBOOT_SECONDS
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "deploy" / "example-kit.toml"
@@ -74,7 +74,10 @@ def test_apply_to_a_simulated_radio_and_read_back(tmp_path):
     with Mesh(1, preset="LONG_FAST", speed=10, nodeinfo_delay=1) as mesh:
         out = meshtastic(mesh, "--configure", str(path))
         assert "Writing modified configuration to device" in out
-        time.sleep(1.5)  # the radio reboots after the transaction (5 simulated s at x10)
+        # The radio reboots DEFAULT_REBOOT_SECONDS (simulated) after the transaction: jump there.
+        # A call through the simulation thread returns once every timer due by then has run.
+        mesh.advance(DEFAULT_REBOOT_SECONDS)
+        assert mesh.call(lambda: mesh.node(0).state.reboot_count) >= 1
         exported = yaml.safe_load(meshtastic(mesh, "--export-config").split("\n", 1)[1])
         got = meshtastic(mesh, "--get", "lora.modem_preset", "--get", "device.role",
                          "--get", "device.rebroadcast_mode", "--get", "lora.region")

@@ -4,7 +4,8 @@ import random
 import time
 
 import pytest
-from radio_bench import Kit, fast_config, wait_for
+from helpers import wait_for
+from radio_bench import Kit, fast_config
 
 from kit.mesh import records as r
 from kit.sim import Mesh

@@ -4,10 +4,12 @@ Topology: kits on radios 0 — 1 — 2 (a line: 0 and 2 only hear each other thr
 radio 3 is a volunteer's stock handheld next to radio 1.
 """
 import pytest
-from radio_bench import Kit, fast_config, wait_for
+from helpers import wait_for
+from radio_bench import Kit, fast_config
 
 from kit.mesh import records as r
 from kit.sim import Mesh, Topology
+from kit.sim.phone_api import TEXT_INTERVAL_S
 from kit.sim.testing import Received, close_all, connect
 from kit.storage.queries import board_messages
 
@@ -119,8 +121,10 @@ def test_volunteer_gets_help_and_clear_errors(mesh_and_kits, handheld):
     with Received("meshtastic.receive.text", handheld) as answers:
         handheld.sendText("#site nulle-part ouvert")
         assert answers.wait(lambda p: "Lieu inconnu" in p["decoded"]["text"], timeout=30)
-        import time
-        time.sleep(2.5)  # the radio takes one text per 2 s from its client
+        # The radio takes one text per TEXT_INTERVAL_S (simulated) from its client, and the first
+        # text's relays must be off the air (the handheld does not hear them: they would collide).
+        answered = mesh.now()
+        assert mesh.wait_for(lambda: mesh.now() - answered >= TEXT_INTERVAL_S and mesh.idle(), 10)
         handheld.sendText("#aide")
         assert answers.wait(lambda p: "#site" in p["decoded"]["text"] and "#besoin" in p["decoded"]["text"], 30)
 

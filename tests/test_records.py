@@ -1,7 +1,7 @@
+from helpers import ingest, plant
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import ingest, plant
 from kit.mesh import records as r
 from kit.mesh.store import MemoryStore
 from kit.storage import db
@@ -66,7 +66,7 @@ def test_stored_record_reads_back_identical(tmp_path):
 
 def test_deletion_before_its_target_still_hides_it(tmp_path):
     database = fresh(tmp_path)
-    ingest(database, r.Deletion(origin=9, seq=1, created_at=1, target=r.Uid(5, 1)))
+    ingest(database, r.Deletion(origin=5, seq=2, created_at=1, target=r.Uid(5, 1)))
     ingest(database, board(5, 1, "spam"))
     assert records.board_messages(database) == []
 
@@ -76,7 +76,7 @@ def test_correction_applies_in_any_order(tmp_path):
         (tmp_path / str(len(order) + order[0])).mkdir()
         database = fresh(tmp_path / str(len(order) + order[0]))
         items = [board(5, 1, "Eau potable au gymase"),
-                 r.Correction(origin=9, seq=1, created_at=1_800_000_100, target=r.Uid(5, 1),
+                 r.Correction(origin=5, seq=2, created_at=1_800_000_100, target=r.Uid(5, 1),
                               text="Eau potable au gymnase")]
         for i in order:
             ingest(database, items[i])
@@ -105,23 +105,23 @@ def trusting(database):
 
 
 def test_alert_update_supersedes_in_any_order(tmp_path):
-    from kit.crypto.signing import sign_alert
+    from kit.crypto.signing import sign_record
     database = fresh(tmp_path)
     key = trusting(database)
-    update = sign_alert(alert(1, 2, "Vigilance rouge", msg_type=r.MsgType.UPDATE, references=r.Uid(1, 1)), key)
+    update = sign_record(alert(1, 2, "Vigilance rouge", msg_type=r.MsgType.UPDATE, references=r.Uid(1, 1)), key)
     ingest(database, update)  # the update arrives first
-    ingest(database, sign_alert(alert(1, 1, "Vigilance orange"), key))
+    ingest(database, sign_record(alert(1, 1, "Vigilance orange"), key))
     assert [a["headline"] for a in records.active_alerts(database, now=0)] == ["Vigilance rouge"]
-    ingest(database, sign_alert(alert(1, 3, "Fin", msg_type=r.MsgType.CANCEL,
+    ingest(database, sign_record(alert(1, 3, "Fin", msg_type=r.MsgType.CANCEL,
                                               references=r.Uid(1, 2)), key))
     assert records.active_alerts(database, now=0) == []
 
 
 def test_forged_cancel_does_not_retire_a_signed_alert(tmp_path):
-    from kit.crypto.signing import sign_alert
+    from kit.crypto.signing import sign_record
     database = fresh(tmp_path)
     key = trusting(database)
-    ingest(database, sign_alert(alert(1, 1, "Évacuez le quartier des Grèves"), key))
+    ingest(database, sign_record(alert(1, 1, "Évacuez le quartier des Grèves"), key))
     ingest(database, alert(666, 1, "Fin de l'alerte", msg_type=r.MsgType.CANCEL, references=r.Uid(1, 1)))
     shown = records.active_alerts(database, now=0, verified_only=True)
     assert [a["headline"] for a in shown] == ["Évacuez le quartier des Grèves"]
@@ -209,3 +209,38 @@ def test_a_drills_site_status_shows_during_the_drill_only(tmp_path):
     after = shown(database, exercise=False)[0]
     assert (during["status"], during["drill"]) == ("evacue", 1)
     assert (after["status"], after["drill"]) == ("ouvert", 0)  # the real status was never touched
+
+
+def test_a_crisis_cell_signature_gives_another_kit_authority(tmp_path):
+    """A deletion from kit 9 of kit 5's message counts only when signed by a key this kit
+    trusts; trusting the key later (profile change) applies it to what is held."""
+    import base64
+    import json
+
+    from nacl.signing import SigningKey
+
+    from kit.crypto.signing import sign_record
+    from kit.storage.projections import reverify_alerts
+
+    database = fresh(tmp_path)
+    key = SigningKey.generate()
+    ingest(database, board(5, 1, "Rendez-vous au pont"))
+    ingest(database, r.Deletion(origin=9, seq=1, created_at=2, target=r.Uid(5, 1)))  # unsigned: nothing
+    ingest(database, sign_record(r.Deletion(origin=9, seq=2, created_at=3, target=r.Uid(5, 1)), key))
+    assert [m["text"] for m in records.board_messages(database)] == ["Rendez-vous au pont"]  # key not trusted
+    database.execute("INSERT INTO settings (key, value) VALUES ('trusted_keys', ?)",
+                     [json.dumps([base64.b64encode(bytes(key.verify_key)).decode()])])
+    reverify_alerts(database.conn)
+    assert records.board_messages(database) == []
+
+
+def test_two_versions_of_one_uid_are_kept_off_the_public_pages(tmp_path):
+    from kit.storage.sqlite_store import SqliteStore
+
+    database = fresh(tmp_path)
+    held, other = board(5, 1, "Eau au gymnase"), board(5, 1, "Évacuez le gymnase")
+    ingest(database, held)
+    SqliteStore(database.conn).note_conflict(held, other, 0x66)
+    assert records.board_messages(database) == []
+    row = database.execute("SELECT held, heard, from_node FROM record_conflicts").fetchone()
+    assert "Eau au gymnase" in row[0] and "Évacuez" in row[1] and row[2] == 0x66

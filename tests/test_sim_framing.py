@@ -1,4 +1,4 @@
-"""Stream API framing of the simulated radio: golden bytes (meshtastic.md §1), resync,
+"""Stream API framing of the simulated radio: golden bytes (START1 0x94, START2 0xC3, 16-bit length: meshtastic/python stream_interface.py), resync,
 oversize lengths, truncated frames and random garbage against the live TCP server."""
 import socket
 

@@ -37,6 +37,15 @@ def user(args) -> int:
 
 
 def keys(args) -> int:
+    if args.action == "new-kit-key":
+        print("# The territory's kit key: the same line in every kit's profile ([keys] kit_keys),")
+        print("# never in a handheld. To rotate, put a new line (new id) first and keep the old one")
+        print("# second until every kit has the new profile.")
+        print(kit_config.new_kit_key(args.id))
+        return 0
+    if not args.out:
+        print("kit keys new: --out FILE is required", file=sys.stderr)
+        return 2
     try:
         public = signing.new_key(args.out)
     except FileExistsError:
@@ -46,6 +55,15 @@ def keys(args) -> int:
     print("Public key, for every kit's --trust-key (and the kit profile):")
     print(public)
     return 0
+
+
+def _kit_keys_file(path: str) -> list[str]:
+    try:
+        lines = [line.strip() for line in open(path, encoding="utf-8") if line.strip() and not line.startswith("#")]
+        kit_config.kit_keys_from_text(lines)
+    except (OSError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"{path}: {exc}") from None
+    return lines
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--signing-key", metavar="FILE", help="sign official alerts with this key (kit keys new)")
     p.add_argument("--trust-key", action="append", default=[], metavar="PUBKEY",
                    help="a public key whose alerts this kit shows as official (repeatable)")
+    p.add_argument("--kit-keys", metavar="FILE", type=_kit_keys_file,
+                   help="the territory's kit keys, one ID:BASE64 line each, current first (kit keys new-kit-key)")
     p.add_argument("--profile", metavar="FILE", help="the kit profile (kit.toml): identity, keys, radio, first admin")
     p.set_defaults(handler=serve)
 
@@ -78,8 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     u.set_defaults(handler=user)
 
     k = commands.add_parser("keys", help="the mairie's signing keys")
-    k.add_argument("action", choices=["new"])
-    k.add_argument("--out", required=True, metavar="FILE", help="where to write the private key")
+    k.add_argument("action", choices=["new", "new-kit-key"],
+                   help="new: the mairie's signing key pair; new-kit-key: the territory's kit key")
+    k.add_argument("--out", metavar="FILE", help="new: where to write the private key")
+    k.add_argument("--id", type=int, default=1, help="new-kit-key: its id, 0–255 (a new id for each rotation)")
     k.set_defaults(handler=keys)
 
     d = commands.add_parser("demo", help="three kits on a simulated mesh, each with its web page")

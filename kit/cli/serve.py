@@ -69,7 +69,7 @@ def serve(args) -> int:
         spec = radio_spec.resolve(radio_spec.parse(args.radio))
         admin_listen = parse_listen(args.admin_listen)
         kit, url = open_kit(args.data, args.host, args.port, args.portal_url,
-                            SIGNING_KEY=args.signing_key, TRUST_KEYS=args.trust_key)
+                            SIGNING_KEY=args.signing_key, TRUST_KEYS=args.trust_key, KIT_KEYS=args.kit_keys)
     except ValueError as exc:  # a bad key or option: say which, do not start
         print(f"kit serve: {exc}", file=sys.stderr)
         return 2
@@ -121,9 +121,10 @@ def demo(args) -> int:
 
     mesh = Mesh(nodes=3, topology="line", preset=args.preset, nodeinfo_delay=2, nodeinfo_stagger=2).start()
     servers, radios = [], []
+    territory_key = kit_config.new_kit_key()  # the three kits share one kit key
     print(f"Three kits on a simulated {args.preset} mesh (radio 1 relays between 0 and 2):")
     for i in range(3):
-        kit, url = open_kit(Path(args.data) / f"kit{i}", args.host, args.port + i)
+        kit, url = open_kit(Path(args.data) / f"kit{i}", args.host, args.port + i, KIT_KEYS=[territory_key])
         settings.put(kit.db(), "kit_name", f"Kit {i + 1} (démo)")
         radios.append(start_radio(kit, RadioSpec("tcp", host="127.0.0.1", port=mesh.port(i)), args,
                                   preset=args.preset))

@@ -6,6 +6,8 @@ in kit/mesh and are read from there.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import secrets
 from pathlib import Path
@@ -72,6 +74,42 @@ def build(data: str | Path | None = None, **overrides) -> dict:
         "RATE_LIMITS": RATE_LIMITS,
         "SIGNING_KEY": None,
         "TRUST_KEYS": [],
+        # The kit key ring ("ID:BASE64" texts, the current key first): every kit of the
+        # territory holds it, handhelds never do. None: the kit's own key (data folder).
+        "KIT_KEYS": None,
     }
     config.update(overrides)
     return config
+
+
+def kit_keys_from_text(texts: list[str]) -> tuple[dict[int, bytes], int]:
+    """("ID:BASE64", ...) → ({id: key}, current id), the first being current; ValueError."""
+    keys, current = {}, None
+    for text in texts:
+        key_id, _, encoded = text.strip().partition(":")
+        try:
+            key = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        if not key_id.isdigit() or not 0 <= int(key_id) <= 255 or len(key) != 32:
+            raise ValueError("a kit key is ID:BASE64 with an id 0–255 and 32 bytes of key (kit keys new-kit-key)")
+        keys.setdefault(int(key_id), key)
+        current = int(key_id) if current is None else current
+    if current is None:
+        raise ValueError("no kit key given")
+    return keys, current
+
+
+def new_kit_key(key_id: int = 1) -> str:
+    """A new kit key, as ID:BASE64."""
+    return f"{key_id}:{base64.b64encode(secrets.token_bytes(32)).decode()}"
+
+
+def own_kit_key(folder: Path) -> str:
+    """A kit with no key given makes its own (0600): it talks only to kits given the same."""
+    path = folder / "kit_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(new_kit_key() + "\n")
+    return path.read_text().strip()

@@ -19,14 +19,15 @@ from pathlib import Path
 
 import sqlite_utils
 
-from kit.core import alerts, auth, identity, journal, moderation
+from kit.core import alerts, auth, identity, journal, moderation, volunteers
 from kit.core import config as kit_config
 from kit.core.messages import _
 from kit.core.radio_port import NoRadio, RadioPort
 from kit.crypto import signing
-from kit.crypto.signing import sign_alert
+from kit.crypto.signing import sign_record
 from kit.mesh import records as r
-from kit.mesh.records import Record
+from kit.mesh.frame_auth import FrameKeys
+from kit.mesh.records import Record, Uid
 from kit.storage import db as kit_db
 from kit.storage import seed, settings
 from kit.storage.json_records import format_uid
@@ -69,6 +70,10 @@ class Kit:
         prepare_database(self.database)
         key_path = config.get("SIGNING_KEY")
         self.signing_key = signing.load_key(key_path) if key_path else None
+        # The kit key ring: frames on the mesh are sealed and checked with it.
+        ring, current = kit_config.kit_keys_from_text(config.get("KIT_KEYS")
+                                                      or [kit_config.own_kit_key(self.data_dir)])
+        self.frame_keys = FrameKeys(ring, current)
         if config.get("TRUST_KEYS") is not None:  # None: leave the trusted keys as they are (CLI)
             self._trust(config["TRUST_KEYS"])
         # Held for the kit's life: SQLite then keeps its WAL index files, so that opening a
@@ -124,10 +129,27 @@ class Kit:
             db = self.db()
             origin = self.origin
             own = db.execute("SELECT count(*) FROM records WHERE origin = ?", [origin]).fetchone()[0]
-            if node != origin and own == 0:
+            if node != origin and own == 0 and self._own_seq(db, origin) == 0:
                 settings.put(db, "kit_origin", str(node))
                 return node
             return origin
+
+    @staticmethod
+    def _own_seq(db, origin: int) -> int:
+        """The highest seq this kit gave its own records (its own counter: a kit never takes
+        its next seq from what the mesh says of its origin)."""
+        value = settings.get(db, f"own_seq:{origin:08x}")
+        if value is None:  # a kit from before the counter: what it holds of its origin
+            row = db.execute("SELECT highest FROM origins WHERE origin = ?", [origin]).fetchone()
+            return row[0] if row else 0
+        return int(value)
+
+    def _next_own_seq(self, db, store, origin: int) -> int:
+        seq = self._own_seq(db, origin) + 1
+        while store.has(Uid(origin, seq)):  # held already (this kit's own, back from a backup)
+            seq += 1
+        settings.put(db, f"own_seq:{origin:08x}", str(seq))
+        return seq
 
     # --- writing ----------------------------------------------------------------------------
     @contextmanager
@@ -159,7 +181,7 @@ class Kit:
         with self.writing() as db:
             store = SqliteStore(db.conn)
             origin = self.origin
-            record = record_type(origin=origin, seq=store.next_seq(origin), created_at=now,
+            record = record_type(origin=origin, seq=self._next_own_seq(db, store, origin), created_at=now,
                                  exercise=self.exercise() if exercise is None else exercise, **fields)
             if finish is not None:
                 record = finish(record)
@@ -194,7 +216,7 @@ class Kit:
             if fields.get("references") and not db.execute(
                     "SELECT 1 FROM alerts WHERE origin = ? AND seq = ?", list(fields["references"])).fetchone():
                 raise alerts.AlertError(_("'references': no such alert on this kit"))
-            alert = self.publish(r.Alert, exercise=exercise, finish=lambda a: sign_alert(a, self.signing_key),
+            alert = self.publish(r.Alert, exercise=exercise, finish=lambda a: sign_record(a, self.signing_key),
                                  **alerts.record_fields(fields))
             self.log(Entry(author, source, "alert.create", format_uid(alert.uid),
                            f"{alert.event}: {alert.headline}"), exercise=alert.exercise)
@@ -240,14 +262,63 @@ class Kit:
 
     def hide_message(self, uid_text: str, operator: str, reason: str = "", source: str = "web") -> Record:
         """A tombstone that hides a shared message on every kit."""
-        target = moderation.target(self.db(), uid_text)
-        return self.publish(r.Deletion, target=target, reason=reason[:140],
-                            entry=Entry(operator, source, "message.hide", uid_text, reason))
+        return self._tombstone(r.Deletion, uid_text, Entry(operator, source, "message.hide", uid_text, reason),
+                               reason=reason[:140])
 
     def correct_message(self, uid_text: str, text: str, operator: str, source: str = "web") -> Record:
+        return self._tombstone(r.Correction, uid_text, Entry(operator, source, "message.correct", uid_text,
+                                                             text[:120]), text=text)
+
+    def _tombstone(self, record_type, uid_text: str, entry: Entry, **fields) -> Record:
+        """Kits honour a correction or deletion from the target's own kit, or signed by a
+        crisis cell they trust: another kit's message needs this kit's signing key."""
         target = moderation.target(self.db(), uid_text)
-        return self.publish(r.Correction, target=target, text=text,
-                            entry=Entry(operator, source, "message.correct", uid_text, text[:120]))
+        if target.origin != self.origin and self.signing_key is None:
+            raise moderation.ModerationError(_(
+                "this kit has no crisis-cell signing key: it can hide or correct only its own kit's "
+                "messages (start it with --signing-key)"))
+        finish = (lambda t: sign_record(t, self.signing_key)) if self.signing_key else None
+        return self.publish(record_type, target=target, finish=finish, entry=entry, **fields)
+
+    def record_conflict(self, held: Record, heard: Record, from_node: int | None) -> None:
+        """Two authenticated versions of one uid (a kit key in the wrong hands): both kept
+        for the crisis cell, neither shown to residents; written in the main courante."""
+        with self.writing() as db:
+            SqliteStore(db.conn).note_conflict(held, heard, from_node)
+            self.log(Entry("radio", "radio", "mesh.conflict", format_uid(held.uid),
+                           f"two versions heard (from !{from_node or 0:08x}): a kit key may be compromised",
+                           verification="a_verifier"), exercise=held.exercise)
+
+    # volunteers' handhelds: enrolled ones act at once, the others' commands wait here
+    def enroll_node(self, node: int, label: str, author: str, source: str) -> bool:
+        with self.writing():
+            added = volunteers.enroll(self.db(), node, label, author)
+            self.log(Entry(author, source, "volunteer.enroll", f"!{node:08x}", label))
+        return added
+
+    def withdraw_node(self, node: int, author: str, source: str) -> bool:
+        with self.writing():
+            removed = volunteers.withdraw(self.db(), node)
+            self.log(Entry(author, source, "volunteer.withdraw", f"!{node:08x}"))
+        return removed
+
+    def approve_command(self, command_id: int, operator: str, source: str = "web") -> Record:
+        """A waiting volunteer's command carried out: its record goes to every kit."""
+        with self.writing() as db:
+            command, planned = volunteers.held_command(db, command_id)
+            record = self.publish(planned.record_type, source="radio", **planned.fields)
+            db.execute("UPDATE pending_commands SET state = 'approved', decided_by = ? WHERE id = ?",
+                       [operator, command_id])
+            self.log(Entry(operator, source, "volunteer.approve", format_uid(record.uid),
+                           f"!{command['node']:08x} {command['node_name']}: {command['text']}"))
+        return record
+
+    def reject_command(self, command_id: int, operator: str, source: str = "web") -> None:
+        with self.writing() as db:
+            command, _planned = volunteers.held_command(db, command_id)
+            db.execute("UPDATE pending_commands SET state = 'rejected', decided_by = ? WHERE id = ?",
+                       [operator, command_id])
+            self.log(Entry(operator, source, "volunteer.reject", f"!{command['node']:08x}", command["text"]))
 
     # accounts (no account and no default password exist until one is added)
     def add_user(self, name: str, role: str, author: str, source: str, **password) -> str:

@@ -1,9 +1,10 @@
-"""Ed25519 signatures of official alerts (and of bundles): the mairie signs, every kit
-verifies against the keys it trusts. Meshtastic itself authenticates nobody — anyone with
-the channel key can send anything — so trust comes only from these signatures.
+"""Ed25519 signatures of the crisis cell: official alerts, corrections and deletions of
+another kit's records, and bundles. The mairie signs, every kit verifies against the keys
+it trusts. The kit key (kit/mesh/frame_auth.py) says a frame comes from a kit; only these
+signatures say a crisis cell stands behind it.
 
-What an alert signature covers: a domain tag, the alert's global id (origin, seq), its
-exercise flag and its encoded content without the signature. Replaying the frames under
+What a record signature covers: a domain tag for its kind, its global id (origin, seq),
+its exercise flag and its encoded content without the signature. Replaying it under
 another id, flipping the exercise flag or changing a byte all fail verification.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from kit.mesh.records import Alert
 
 KEY_PREFIX = "ed25519-private:"
 ALERT_TAG = b"kit-tous-risques/alert/v1\0"
+TOMBSTONE_TAG = b"kit-tous-risques/tombstone/v1\0"
 
 
 class KeyError_(ValueError):
@@ -65,22 +67,28 @@ def parse_public_key(text: str) -> bytes:
     return raw
 
 
-def alert_message(alert: Alert) -> bytes:
-    content = codec.encode_content(replace(alert, signature=b""))
-    return ALERT_TAG + struct.pack(">IIB", alert.origin, alert.seq, int(alert.exercise)) + content
+def signed_message(record) -> bytes:
+    """What a record's signature covers: its kind's tag, its id, its exercise flag and its
+    encoded content without the signature."""
+    tag = ALERT_TAG if isinstance(record, Alert) else TOMBSTONE_TAG + record.KIND.encode() + b"\0"
+    content = codec.encode_content(replace(record, signature=b""))
+    return tag + struct.pack(">IIB", record.origin, record.seq, int(record.exercise)) + content
 
 
-def sign_alert(alert: Alert, key: SigningKey) -> Alert:
-    return replace(alert, signature=key.sign(alert_message(alert)).signature)
+
+def sign_record(record, key: SigningKey):
+    """An Alert, Correction or Deletion signed with a crisis cell's key."""
+    return replace(record, signature=key.sign(signed_message(record)).signature)
 
 
-def verify_alert(alert: Alert, trusted: list[bytes]) -> bool:
-    if len(alert.signature) != 64:
+
+def verify_record(record, trusted: list[bytes]) -> bool:
+    if len(record.signature) != 64:
         return False
-    message = alert_message(alert)
+    message = signed_message(record)
     for public in trusted:
         try:
-            VerifyKey(public).verify(message, alert.signature)
+            VerifyKey(public).verify(message, record.signature)
             return True
         except (BadSignatureError, CryptoError, ValueError):
             continue

@@ -14,8 +14,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from kit.core import config as kit_config
+from kit.core import volunteers
 from kit.core.auth import check_name
 from kit.core.radio_port import parse as parse_radio
+from kit.core.volunteers import parse_node
 from kit.crypto.signing import parse_public_key
 from kit.storage import settings
 
@@ -33,7 +35,8 @@ PLACEHOLDER_KEY = "REPLACE-WITH-THE-COMMUNE-CHANNEL-KEY"
 # known to everyone. `kit profile check --strict` (used by the boot service) refuses them.
 EXAMPLE_CHANNEL_KEY = "RVhBTVBMRS1LRVktTk9ULVNFQ1JFVC1ORVZFUi1VU0U="   # b"EXAMPLE-KEY-NOT-SECRET-NEVER-USE"
 EXAMPLE_TRUST_KEY = "7Fx+ZrB2kBbmZsetJT4I0/NIX9KTTEDbvTGGBEUPsls="     # its private key is public
-SECRET_FIELDS = ("admin.password", "radio.channel_key", "radio.channel_url")
+SECTIONS = ("kit", "commune", "wifi", "admin", "keys", "radio", "volunteers")
+SECRET_FIELDS = ("admin.password", "radio.channel_key", "radio.channel_url", "keys.kit_keys")
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,10 @@ class Profile:
     internet_sharing: bool = False  # forward the phones' traffic to an Ethernet uplink
     source: str = ""
     extra: dict = field(default_factory=dict, compare=False)
+    # The territory's kit keys ("ID:BASE64", current first): every kit holds them, handhelds
+    # never (they are not in the handheld YAML). Empty: the kit makes its own (talks to no one).
+    kit_keys: tuple[str, ...] = ()
+    enrolled_nodes: tuple[int, ...] = ()   # volunteers' handhelds whose commands act at once
 
     @property
     def short_name(self) -> str:
@@ -168,9 +175,9 @@ def _check_public_key(text: str) -> bool:
 def parse(data: dict, source: str = "kit.toml", *, base_dir: Path | None = None) -> Profile:
     r = _Reader(data)
     for section in data:
-        if section not in ("kit", "commune", "wifi", "admin", "keys", "radio"):
+        if section not in SECTIONS:
             r.problem(section, "is not a section of a kit profile",
-                      "use [kit], [commune], [wifi], [admin], [keys] and [radio] only")
+                      "use " + ", ".join(f"[{s}]" for s in SECTIONS) + " only")
 
     kit_id = r.get("kit.id", str, "", required=True, fix='add id = "mairie-01" under [kit]')
     if kit_id and not KIT_ID.match(kit_id):
@@ -236,6 +243,19 @@ def parse(data: dict, source: str = "kit.toml", *, base_dir: Path | None = None)
         if not _check_public_key(key):
             r.problem(f"keys.trust[{i}]", "is not a public key",
                       "paste the public key printed by `kit keys new`")
+    kit_keys = r.get("keys.kit_keys", list, [])
+    try:
+        if kit_keys:
+            kit_config.kit_keys_from_text([str(k) for k in kit_keys])
+    except ValueError as exc:
+        r.problem("keys.kit_keys", str(exc), "paste the lines printed by `kit keys new-kit-key`")
+    enrolled = []
+    for i, text in enumerate(r.get("volunteers.enrolled", list, [])):
+        try:
+            enrolled.append(parse_node(str(text)))
+        except ValueError:
+            r.problem(f"volunteers.enrolled[{i}]", f"{text!r} is not a radio's node number",
+                      'write it as shown in the Meshtastic app, e.g. "!a1b2c3d4"')
     signing_key = r.get("keys.signing_key", str, "")
     if signing_key and base_dir is not None:
         path = Path(signing_key)
@@ -301,7 +321,7 @@ def parse(data: dict, source: str = "kit.toml", *, base_dir: Path | None = None)
     if radio.latitude is not None and not (-90 <= radio.latitude <= 90 and -180 <= radio.longitude <= 180):
         r.problem("radio.latitude", "is not a position on Earth", "use decimal degrees (WGS84)")
 
-    known = {"kit", "commune", "wifi", "admin", "keys", "radio"}
+    known = set(SECTIONS)
     for section, table in data.items():
         if section in known and isinstance(table, dict):
             for key in table:
@@ -315,7 +335,8 @@ def parse(data: dict, source: str = "kit.toml", *, base_dir: Path | None = None)
         commune_insee=insee, wifi_ssid=ssid, wifi_channel=channel, wifi_country=country,
         admin_name=admin_name, admin_password=password, admin_password_hash=password_hash,
         trust_keys=tuple(trust), signing_key=signing_key, admin_listen=admin_listen, radio=radio,
-        internet_sharing=sharing, source=source)
+        internet_sharing=sharing, source=source, kit_keys=tuple(str(k) for k in kit_keys),
+        enrolled_nodes=tuple(enrolled))
 
 
 def warnings(profile: Profile) -> list[Problem]:
@@ -324,6 +345,9 @@ def warnings(profile: Profile) -> list[Problem]:
     if profile.radio.channel_key == EXAMPLE_CHANNEL_KEY:
         found.append(Problem("radio.channel_key", "is the public example key: anyone can read this channel",
                              "generate the commune's key with `kit radio-config --new-key`"))
+    if not profile.kit_keys:
+        found.append(Problem("keys.kit_keys", "is missing: this kit makes its own and will sync with no other kit",
+                             "give every kit of the territory the same lines from `kit keys new-kit-key`"))
     if EXAMPLE_TRUST_KEY in profile.trust_keys:
         found.append(Problem("keys.trust", "contains the example's public key, whose private key is public",
                              "put the mairie's public key (from `kit keys new`) instead"))
@@ -354,11 +378,13 @@ def load(path: str | Path) -> Profile:
 def apply_to_args(profile: Profile, args) -> None:
     """`kit serve --profile`: the profile fills what the command line left open (radio "auto",
     no --signing-key) and adds its trusted keys to --trust-key."""
-    if args.radio == "auto":
+    if args.radio == kit_config.DEFAULT_RADIO:
         args.radio = profile.radio.device
     if not args.signing_key and profile.signing_key:
         args.signing_key = profile.signing_key
     args.trust_key = [*args.trust_key, *(k for k in profile.trust_keys if k not in args.trust_key)]
+    if profile.kit_keys and not args.kit_keys:
+        args.kit_keys = list(profile.kit_keys)
 
 
 def apply_to_kit(profile: Profile, kit) -> str | None:
@@ -367,6 +393,8 @@ def apply_to_kit(profile: Profile, kit) -> str | None:
     shown once); a given password or hash is never returned nor stored in clear."""
     with kit.writing() as db:
         settings.put_many(db, profile.settings())
+        for node in profile.enrolled_nodes:
+            volunteers.enroll(db, node, "profile", "profile")
         if db.execute("SELECT 1 FROM users LIMIT 1").fetchone():
             return None
         if profile.admin_password_hash:

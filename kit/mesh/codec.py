@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import NamedTuple
 
+from kit.mesh import frame_auth
 from kit.mesh import records as r
 from kit.mesh.fragments import FragmentLimits, Reassembler
 from kit.mesh.records import Record, Uid
@@ -41,6 +42,8 @@ VERSION = 1  # also selects the text codebook (codebook_v1)
 # Kit rule: the firmware carries up to 231 B of PRIVATE_APP payload (encoded Data + 16 ≤ 255,
 # firmware src/mesh/Router.cpp), but delivery suffers above 200 B (meshtastic/web#402).
 MAX_FRAME = 200
+# Every frame ends with its kit-key tag (frame_auth.py): bodies are made to fit with it.
+MAX_BODY = MAX_FRAME - frame_auth.OVERHEAD
 TIME_EPOCH = 1_735_689_600  # 2025-01-01T00:00:00Z: timestamps fit 4 varint bytes until 2033
 
 FLAG_EXERCISE = 0x01
@@ -316,8 +319,8 @@ SCHEMAS: dict[type[Record], tuple] = {
         Field("sender_name", TEXT),
         Field("text", TEXT),
     ),
-    r.Correction: (Field("target", _UidCodec()), Field("text", TEXT)),
-    r.Deletion: (Field("target", _UidCodec()), Field("reason", TEXT)),
+    r.Correction: (Field("target", _UidCodec()), Field("text", TEXT), Field("signature", _Signature())),
+    r.Deletion: (Field("target", _UidCodec()), Field("reason", TEXT), Field("signature", _Signature())),
     r.Health: (
         Field("uptime_s", UINT),
         Packed(_enum("radio", r.RadioState), _enum("mode", r.KitMode)),
@@ -369,10 +372,10 @@ def encode(record: Record, sender: int | None = None, own: bool = False) -> list
     says that the transmitting kit made the record (FLAG_OWN)."""
     content = encode_content(record)
     single = _record_header(record, 0, sender, own)
-    if len(single) + len(content) <= MAX_FRAME:
+    if len(single) + len(content) <= MAX_BODY:
         return [bytes(single + content)]
     header = _record_header(record, FLAG_FRAGMENT, sender, own)
-    chunk = MAX_FRAME - len(header) - 1
+    chunk = MAX_BODY - len(header) - 1
     count = -(-len(content) // chunk)
     if count > FragmentLimits().max_fragments:
         raise RecordTooLarge(f"{record.KIND} needs {count} fragments")
@@ -399,8 +402,8 @@ def encode_control(message: Digest | Request) -> bytes:
         out = bytearray((VERSION << 5 | FrameType.REQUEST, 0))
         write_fixed32(out, message.responder)
         out += encode_wants(message.wants)
-    if len(out) > MAX_FRAME:
-        raise ValueError("control frame over 200 bytes")
+    if len(out) > MAX_BODY:
+        raise ValueError(f"control frame over {MAX_BODY} bytes")
     return bytes(out)
 
 
@@ -416,7 +419,7 @@ def _header_end(rd: Reader, flags: int) -> int:
 
 def with_wants(frame: bytes, wants: Wants) -> bytes:
     """`frame` (a record frame from `encode`) carrying the sender's wants; the caller keeps
-    the result within MAX_FRAME (see `wants_room`)."""
+    the result within MAX_BODY (see `wants_room`)."""
     if frame[1] & FLAG_WANTS:
         raise ValueError("frame already carries wants")
     body = encode_wants(wants)
@@ -431,7 +434,7 @@ def wants_room(frame: bytes) -> int:
     """Bytes of want list `frame` can still take (0: none; control frames take none)."""
     if frame[0] & 0x1F in CONTROL_TYPES or frame[1] & FLAG_WANTS:
         return 0
-    free = MAX_FRAME - len(frame)
+    free = MAX_BODY - len(frame)
     return max(0, free - (1 if free <= 128 else 2))
 
 

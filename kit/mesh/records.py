@@ -332,13 +332,16 @@ class VolunteerText(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class Correction(Record):
-    """Replaces the text of `target`. A tombstone: it outlives any late or replayed original."""
+    """Replaces the text of `target`. A tombstone: it outlives any late or replayed original.
+    It takes effect only if made by the target's own kit, or signed (`signature`, Ed25519)
+    by a crisis cell whose key the reading kit trusts (see `store.effective_record`)."""
 
     KIND = "correction"
     PRIORITY = Priority.STATUS
 
     target: Uid
     text: str
+    signature: bytes = b""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -349,13 +352,15 @@ class Correction(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class Deletion(Record):
-    """Hides `target` forever, even if the target arrives after the deletion."""
+    """Hides `target` forever, even if the target arrives after the deletion; with the same
+    authority rule as a Correction."""
 
     KIND = "deletion"
     PRIORITY = Priority.STATUS
 
     target: Uid
     reason: str = ""
+    signature: bytes = b""
 
     def __post_init__(self) -> None:
         super().__post_init__()

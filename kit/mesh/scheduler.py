@@ -55,6 +55,7 @@ class SchedulerConfig:
     control_share: float = 0.25
     source_share: float = 0.25
     exempt_sources: frozenset[str] = frozenset({SYNC_SOURCE})
+    frame_overhead: int = 0  # bytes added to every frame after it is popped (its kit-key tag)
 
     @property
     def budget_ms(self) -> float:
@@ -171,7 +172,7 @@ class AirtimeScheduler:
 
     def _ready_time(self, now: float, lane: Lane, source: str, item: _Item) -> float:
         cfg = self.config
-        cost = payload_airtime_ms(len(item.frames[0]) + item.extra, cfg.preset)
+        cost = payload_airtime_ms(len(item.frames[0]) + item.extra + cfg.frame_overhead, cfg.preset)
         t = self._fits_at(now, cost, cfg.budget_ms, None, None)
         if lane is Lane.CONTROL:
             t = max(t, self._fits_at(now, cost, cfg.control_share * cfg.budget_ms, Lane.CONTROL, None))
@@ -203,7 +204,7 @@ class AirtimeScheduler:
                 raise ValueError("finalize added more bytes than reserved")
             frame = final
         item.started = True
-        ms = payload_airtime_ms(len(frame), self.config.preset)
+        ms = payload_airtime_ms(len(frame) + self.config.frame_overhead, self.config.preset)
         self._log.append((now, ms, lane, source))
         self.total_ms_by_lane[lane] += ms
         self._last_start = now

@@ -108,14 +108,25 @@ class MemoryStore:
         return set(self._records)
 
 
+def made_by_its_kit(tombstone: Correction | Deletion) -> bool:
+    """A kit may always correct or delete its own records."""
+    return tombstone.origin == tombstone.target.origin
+
+
 def effective_record(store: RecordStore, uid: Uid) -> Record | None:
     """The record as it should be shown: None if deleted (or a duplicate volunteer text),
     else with the text of its latest correction. Same answer on every kit holding the same
-    records, whatever order they arrived in."""
+    records (and trusting the same keys), whatever order they arrived in.
+
+    A tombstone counts only if it has authority over its target: made by the target's own
+    kit, or — `store.honours(tombstone)`, for a store that knows the crisis cells' keys —
+    signed by one of them. Anyone else's correction or deletion is held (sequences stay
+    contiguous) but changes nothing."""
     record = store.get(uid)
-    if record is None:
+    if record is None or getattr(store, "conflicted", lambda _uid: False)(uid):
         return None
-    tombstones = store.tombstones_for(uid)
+    honours = getattr(store, "honours", made_by_its_kit)
+    tombstones = [t for t in store.tombstones_for(uid) if honours(t)]
     if any(isinstance(t, Deletion) for t in tombstones):
         return None
     if isinstance(record, VolunteerText) and store.first_with_key(record.dedup_key) != uid:
@@ -125,7 +136,7 @@ def effective_record(store: RecordStore, uid: Uid) -> Record | None:
         t
         for t in tombstones
         if isinstance(t, Correction)
-        and not any(isinstance(d, Deletion) for d in store.tombstones_for(t.uid))
+        and not any(isinstance(d, Deletion) and honours(d) for d in store.tombstones_for(t.uid))
     ]
     if field and corrections:
         latest = max(corrections, key=lambda c: (c.created_at, c.origin, c.seq))

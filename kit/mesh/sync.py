@@ -43,12 +43,14 @@ Protocol (all frames are broadcasts; the radio floods them):
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 
-from kit.mesh import codec
+from kit.mesh import codec, frame_auth
 from kit.mesh.airtime import payload_airtime_ms
 from kit.mesh.codec import BROADCAST_ANY, MAX_REQUESTED, Decoder, Digest, DigestEntry, Pending, Rejected, Request, Wants
 from kit.mesh.fragments import FragmentLimits
+from kit.mesh.frame_auth import FrameKeys
 from kit.mesh.records import MAX_NODE, Alert, Record, Uid, VolunteerText
 from kit.mesh.scheduler import LANE_OF_PRIORITY, SYNC_SOURCE, AirtimeScheduler, Lane, SchedulerConfig
 from kit.mesh.store import OriginState, RecordStore, effective_record
@@ -92,6 +94,11 @@ class SyncConfig:
     # (rolling window) before wants wait for rides on record frames again.
     control_target: float = 0.05
     aired_s: float = 15.0
+    # A record is accepted only up to this many seqs beyond the contiguous run held for its
+    # origin: nobody can push an origin's sequence to the end of its range, and a kit's
+    # records arrive at most a window ahead of the holes being repaired. At 6 records a
+    # kit-hour, 1024 seqs is a week of a kit's records cut off from the others.
+    seq_window: int = 1024
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     fragments: FragmentLimits = field(default_factory=FragmentLimits)
 
@@ -126,7 +133,18 @@ class FrameRejected:
     from_node: int
 
 
-Event = RecordReceived | Duplicate | RecordRejected | FrameRejected
+@dataclass(frozen=True)
+class RecordConflict:
+    """Two different authenticated records claim one uid: a kit key is in the wrong
+    hands (or a kit reused its seqs). The held one stays held; the application shows
+    neither as fact and raises it to the crisis cell."""
+
+    held: Record
+    heard: Record
+    from_node: int
+
+
+Event = RecordReceived | Duplicate | RecordRejected | FrameRejected | RecordConflict
 
 
 @dataclass
@@ -167,15 +185,24 @@ class SyncEngine:
         config: SyncConfig = SyncConfig(),
         airtime_history: list | None = None,
         radio_node: int | None = None,
+        keys: FrameKeys | None = None,
     ):
         """`node`: this kit's record origin; `radio_node`: the node number of its radio
         (None: the same). They differ for a kit that made records before its radio was
-        attached: it keeps its origin, its frames go out under the radio's number."""
+        attached: it keeps its origin, its frames go out under the radio's number.
+        `keys`: the kit key ring; every frame out is sealed with it and every frame in
+        must open with it (None only in simulations of the protocol alone)."""
         radio_node = node if radio_node is None else radio_node
         if not (1 <= node <= MAX_NODE and 1 <= radio_node <= MAX_NODE):
             raise ValueError("node number out of range")
         self.node, self.radio_node, self.store, self.rng, self.config = node, radio_node, store, rng, config
-        self.scheduler = AirtimeScheduler(config.scheduler, airtime_history)
+        self.keys = keys
+        scheduler = replace(config.scheduler, frame_overhead=frame_auth.OVERHEAD) if keys else config.scheduler
+        self.scheduler = AirtimeScheduler(scheduler, airtime_history)
+        self.unknown_key_ids: Counter[int] = Counter()  # well-formed frames under a key we lack
+        # A kit heard sealing with an older key of our ring lags behind a key rotation: our
+        # digests and requests use that key for a while, so that it can still be repaired.
+        self._lagging: tuple[int, float] | None = None  # (key id, until)
         self.decoder = Decoder(config.fragments)
         # Boot at the shortest interval: a kit back from hours off announces itself at once.
         self.trickle = Trickle(config.digest_min_s, config.digest_max_s, config.digest_redundancy, rng, now)
@@ -250,6 +277,19 @@ class SyncEngine:
     def receive(self, payload: bytes, from_node: int, now: float) -> list[Event]:
         if from_node == self.radio_node:
             return []  # our own frame echoed back by a relay
+        if self.keys is not None:
+            try:
+                sealed, payload = bytes(payload), self.keys.open(bytes(payload), from_node)
+                if frame_auth.key_id_of(sealed) != self.keys.current:
+                    self._lagging = (frame_auth.key_id_of(sealed), now + self.config.peer_silence_s)
+            except frame_auth.BadFrame as exc:
+                self.decoder.rejected[exc.reason] += 1
+                if exc.reason == "unknown_key" and self._well_formed(frame_auth.strip(payload), from_node):
+                    self.unknown_key_ids[frame_auth.key_id_of(payload)] += 1
+                return [FrameRejected(exc.reason, from_node)]
+            except (TypeError, ValueError):
+                self.decoder.rejected["not_bytes"] += 1
+                return [FrameRejected("not_bytes", from_node)]
         result, wants, own = self.decoder.decode_full(payload, from_node, now, known=self.store.has)
         if isinstance(result, Rejected):
             return [FrameRejected(result.reason, from_node)]
@@ -259,6 +299,15 @@ class SyncEngine:
         # must not count as "consistent" and suppress that digest).
         self._heard_peer(from_node, now, announce=not isinstance(result, Digest))
         return events
+
+    @staticmethod
+    def _well_formed(body: bytes, from_node: int) -> bool:
+        """A frame of our protocol (under a key we do not hold: a newer kit key?)."""
+        try:
+            codec.parse_frame(body, from_node)
+        except Exception:  # noqa: BLE001 — anything else is noise
+            return False
+        return True
 
     def _dispatch(self, result, wants: Wants, own: bool, from_node: int, now: float) -> list[Event]:
         if wants:
@@ -285,9 +334,15 @@ class SyncEngine:
     def next_transmission(self, now: float) -> bytes | None:
         self._run_timers(now)
         frame = self.scheduler.next_frame(now, finalize=lambda frame, extra: self._piggyback(frame, extra, now))
-        if frame is not None and frame[0] & 0x1F not in codec.CONTROL_TYPES:
+        if frame is None:
+            return None
+        control = frame[0] & 0x1F in codec.CONTROL_TYPES
+        if not control:
             self._aired[codec.parse_frame(frame, self.radio_node).uid] = now
-        return frame
+        if self.keys is None:
+            return frame
+        older = self._lagging[0] if control and self._lagging and now < self._lagging[1] else None
+        return self.keys.seal(frame, self.radio_node, older)
 
     def next_wakeup(self, now: float) -> float | None:
         times = [self.trickle.next_time()]
@@ -334,7 +389,9 @@ class SyncEngine:
         held = self.store.get(uid)
         if held is not None:
             self._wants.pop(uid, None)
-            return [Duplicate(uid)] if held == record else [RecordRejected(uid, "uid_conflict")]
+            return [Duplicate(uid)] if held == record else [RecordConflict(held, record, from_node)]
+        if uid.seq > self.store.vector().get(uid.origin, OriginState(0, 0)).contiguous + self.config.seq_window:
+            return [RecordRejected(uid, "seq_too_far_ahead")]
         in_order = self.store.vector().get(uid.origin, OriginState(0, 0)).contiguous == uid.seq - 1
         self.store.put(record)
         self._arrivals[uid] = now
@@ -588,7 +645,7 @@ class SyncEngine:
             origin, state = vector[end]
             trial = entries + [DigestEntry(origin, state.contiguous, state.highest)]
             # -4: the final page may need the 4-byte `hi` bound the trial did not.
-            if len(codec.encode_control(_page(trial, start, end + 1, vector))) > codec.MAX_FRAME - 4:
+            if len(codec.encode_control(_page(trial, start, end + 1, vector))) > codec.MAX_BODY - 4:
                 break
             entries, end = trial, end + 1
         digest = _page(entries, start, end, vector)
@@ -616,7 +673,7 @@ class SyncEngine:
         chosen = sorted(uid for _, uid in ready if responder(uid) == target)[:MAX_REQUESTED]
         while chosen:
             request = Request(target, _ranges(chosen))
-            if len(codec.encode_control(request)) <= codec.MAX_FRAME:
+            if len(codec.encode_control(request)) <= codec.MAX_BODY:
                 break
             chosen.pop()
         for uid in chosen:

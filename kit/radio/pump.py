@@ -14,7 +14,7 @@ import logging
 import time
 from collections import OrderedDict, deque
 
-from kit.mesh import codec
+from kit.mesh import codec, frame_auth
 from kit.mesh import records as r
 from kit.mesh.scheduler import SchedulerConfig
 from kit.mesh.sync import SyncConfig, SyncEngine
@@ -46,7 +46,8 @@ class EnginePump:
         scheduler = SchedulerConfig(preset=self.preset, duty_cycle=self.duty_cycle)
         self.engine = SyncEngine(self.origin, self.store, self.rng, now,
                                  SyncConfig(digest_max_s=self.sync_interval_s, scheduler=scheduler),
-                                 airtime_history=self._load_history(), radio_node=node)
+                                 airtime_history=self._load_history(), radio_node=node,
+                                 keys=self.kit.frame_keys)
         for origin, seq in self.kit.db().execute("SELECT origin, seq FROM outbox ORDER BY seq").fetchall():
             self.queue_local(r.Uid(origin, seq), "local", now)  # after a restart: these go first
 
@@ -74,7 +75,7 @@ class EnginePump:
         while len(self.sent) > SENT_MEMORY:
             self.sent.popitem(last=False)
         try:
-            frame = codec.parse_frame(payload, self.engine.radio_node)
+            frame = codec.parse_frame(frame_auth.strip(payload), self.engine.radio_node)
         except Exception:  # noqa: BLE001 — control frames and the like
             return
         if not isinstance(frame, codec.RecordFrame) or frame.uid.origin != self.origin:

@@ -24,10 +24,11 @@ from pubsub import pub
 from kit.core import config as kit_config
 from kit.core import kit_health as health
 from kit.core import volunteer_commands as commands
+from kit.core import volunteers
 from kit.core.kit import Kit
 from kit.core.radio_port import RadioSpec
 from kit.mesh import records as r
-from kit.mesh.sync import FrameRejected, RecordReceived
+from kit.mesh.sync import FrameRejected, RecordConflict, RecordReceived
 from kit.radio.pump import EnginePump
 from kit.radio.supervisor import RadioLink
 from kit.storage.sqlite_store import SqliteStore
@@ -71,7 +72,7 @@ class MeshService:
         self._lock = threading.Lock()
         self._status = {"state": "connecting", "node": None, "queue": 0, "airtime_pct": 0.0,
                         "last_sync": None, "frames_rejected": 0, "error": None, "loop_errors": 0,
-                        "pending_texts": 0}
+                        "pending_texts": 0, "unknown_key_frames": 0}
         self.link = RadioLink(spec, self.config.heartbeat_s, self.config.answer_timeout_s, self._set_status)
         self.pump: EnginePump | None = None
         self._replies: deque = deque()        # (node, text) answers to volunteers
@@ -214,6 +215,7 @@ class MeshService:
         self._set_status(queue=self.pump.queue_length(now),
                          airtime_pct=round(100 * engine_status.airtime_used_ms / 3_600_000, 2),
                          frames_rejected=engine_status.frames_rejected,
+                         unknown_key_frames=sum(engine.unknown_key_ids.values()),
                          pending_texts=engine.pending_volunteer_texts() + len(self._commands))
         self.pump.save_history()
 
@@ -292,6 +294,9 @@ class MeshService:
                 self._another_kit_did(event.record)
             elif isinstance(event, FrameRejected):
                 log.info("radio: frame from !%08x rejected: %s", event.from_node, event.reason)
+            elif isinstance(event, RecordConflict):
+                log.warning("radio: two versions of %s heard: a kit key may be compromised", event.held.uid)
+                self.kit.record_conflict(event.held, event.heard, event.from_node)
 
     def _heard_text(self, packet: dict, decoded: dict, sender: int, now: float) -> None:
         text = decoded.get("text") or ""
@@ -313,10 +318,18 @@ class MeshService:
         record and stand down). Errors are answered by the kits that heard it directly."""
         sites = self.kit.db().execute("SELECT position, name FROM sites ORDER BY position").fetchall()
         planned = commands.plan(command, self.link.node_name(sender), [tuple(s) for s in sites])
+        direct = packet.get("hopStart", 0) == packet.get("hopLimit", 0)
         if isinstance(planned, str):
-            direct = packet.get("hopStart", 0) == packet.get("hopLimit", 0)
             if not broadcast or direct:
                 self._reply(sender, planned)
+            return
+        if not volunteers.is_enrolled(self.kit.db(), sender):
+            # Anyone can hold a handheld: a radio the crisis cell has not enrolled waits for
+            # an operator (on the kits that heard it first-hand, or the one it wrote to).
+            if not broadcast or direct:
+                volunteers.hold(self.kit.db(), sender, self.link.node_name(sender),
+                                (packet.get("decoded") or {}).get("text", ""), planned, int(now))
+                self._reply(sender, "Reçu. En attente de validation par la cellule de crise.")
             return
         key = (sender, int(packet.get("id") or 0))
         due = now + (self.rng.uniform(0, COMMAND_DELAY_S) if broadcast else 0.0)

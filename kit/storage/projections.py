@@ -10,7 +10,7 @@ import base64
 import json
 from datetime import datetime, timezone
 
-from kit.crypto.signing import verify_alert
+from kit.crypto.signing import verify_record
 from kit.mesh import records as r
 from kit.mesh.store import effective_record
 from kit.storage.json_records import dumps, loads
@@ -91,6 +91,9 @@ def trusted_keys(conn) -> list[bytes]:
 
 
 def _alert(conn, record: r.Alert, shown) -> None:
+    """An alert is official only when verified with a trusted key — and not hidden (a
+    deletion with authority over it, two versions of its uid)."""
+    verified = shown is not None and verify_record(record, trusted_keys(conn))
     references = f"{record.references.origin:08x}-{record.references.seq}" if record.references else ""
     conn.execute(
         "INSERT OR IGNORE INTO alerts (origin, seq, status, msg_type, references_id, category, event, "
@@ -101,11 +104,12 @@ def _alert(conn, record: r.Alert, shown) -> None:
          cap_name(record.urgency), cap_name(record.severity), cap_name(record.certainty),
          cap_name(record.response_type), record.headline, getattr(record, "description", ""),
          record.instruction, record.area, record.created_at, record.expires, int(record.exercise),
-         int(verify_alert(record, trusted_keys(conn)))))
+         int(verified)))
+    if not verified:  # it may have been shown before (a conflict heard later)
+        conn.execute("UPDATE alerts SET verified = 0 WHERE origin = ? AND seq = ?", record.uid)
     # Only a verified update or cancel may retire an alert: a forged "Cancel" must not
     # hide a real evacuation order.
-    if record.references and record.msg_type in (r.MsgType.UPDATE, r.MsgType.CANCEL) and \
-            verify_alert(record, trusted_keys(conn)):
+    if record.references and record.msg_type in (r.MsgType.UPDATE, r.MsgType.CANCEL) and verified:
         conn.execute("UPDATE alerts SET superseded = 1 WHERE origin = ? AND seq = ?", record.references)
     superseding = conn.execute(
         "SELECT 1 FROM alerts WHERE references_id = ? AND msg_type IN ('Update', 'Cancel') AND verified = 1",
@@ -151,14 +155,23 @@ HANDLERS = {
 
 
 def reverify_alerts(conn) -> None:
-    """Verify every stored alert again (the trusted keys changed) and redo supersession."""
+    """The trusted keys changed: verify every stored alert again, redo supersession, and
+    show again every record a signed correction or deletion targets."""
+    from kit.storage.sqlite_store import SqliteStore  # it imports this module
+
+    store = SqliteStore(conn)
+    for (origin, seq) in conn.execute("SELECT DISTINCT target_origin, target_seq FROM records "
+                                      "WHERE target_origin IS NOT NULL").fetchall():
+        target = store.get(r.Uid(origin, seq))
+        if target is not None:
+            _show(store, target)
     trusted = trusted_keys(conn)
     rows = conn.execute("SELECT kind, origin, seq, created_at, exercise, body FROM records "
                         "WHERE kind = 'alert' ORDER BY created_at").fetchall()
     alerts = [loads(*row) for row in rows]
     conn.execute("UPDATE alerts SET superseded = 0")
     for alert in alerts:
-        ok = verify_alert(alert, trusted)
+        ok = verify_record(alert, trusted) and effective_record(store, alert.uid) is not None
         conn.execute("UPDATE alerts SET verified = ? WHERE origin = ? AND seq = ?", (int(ok), *alert.uid))
         if ok and alert.references and alert.msg_type in (r.MsgType.UPDATE, r.MsgType.CANCEL):
             conn.execute("UPDATE alerts SET superseded = 1 WHERE origin = ? AND seq = ?", alert.references)

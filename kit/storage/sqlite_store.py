@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import time
 
+from kit.crypto.signing import verify_record
 from kit.mesh.records import Correction, Deletion, Record, Uid, VolunteerText
-from kit.mesh.store import OriginState
+from kit.mesh.store import OriginState, made_by_its_kit
 from kit.storage import json_records, projections
 
 COLUMNS = "kind, origin, seq, created_at, exercise, body"
@@ -64,6 +65,22 @@ class SqliteStore:
             "SELECT origin, seq FROM records WHERE dedup_sender = ? AND dedup_packet = ? "
             "ORDER BY origin, seq LIMIT 1", key).fetchone()
         return Uid(*row) if row else None
+
+    def conflicted(self, uid: Uid) -> bool:
+        return self.conn.execute("SELECT 1 FROM record_conflicts WHERE origin = ? AND seq = ? LIMIT 1",
+                                 uid).fetchone() is not None
+
+    def note_conflict(self, held: Record, heard: Record, from_node: int | None) -> None:
+        """Two authenticated versions of one uid: recorded with both, and the uid shown
+        nowhere public any more (`effective_record` hides a conflicted uid)."""
+        self.conn.execute(
+            "INSERT INTO record_conflicts (origin, seq, held, heard, from_node, heard_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (*held.uid, json_records.dumps(held), json_records.dumps(heard), from_node, int(self.clock())))
+        projections.project(self, held)
+
+    def honours(self, tombstone: Correction | Deletion) -> bool:
+        """Authority over the target: its own kit, or a crisis cell this kit trusts."""
+        return made_by_its_kit(tombstone) or verify_record(tombstone, projections.trusted_keys(self.conn))
 
     def next_seq(self, origin: int) -> int:
         return self._state(origin).highest + 1
