@@ -17,7 +17,8 @@ from mesh_sim import Network  # noqa: E402
 
 from kit.mesh import records as r  # noqa: E402
 from kit.mesh.airtime import airtime_ms, frame_bytes, payload_airtime_ms  # noqa: E402
-from kit.mesh.codec import MAX_FRAME, Digest, Request, encode, encode_content, parse_frame  # noqa: E402
+from kit.mesh import frame_auth  # noqa: E402
+from kit.mesh.codec import MAX_BODY, MAX_FRAME, Digest, Request, encode, encode_content, parse_frame  # noqa: E402
 
 try:  # absent before piggy-backed wants existed (lets this bench measure older engines)
     from kit.mesh.codec import encode_wants  # noqa: E402
@@ -86,20 +87,43 @@ def table() -> bool:
     ok = True
     for record, text in SAMPLES:
         frames = encode(record, sender=NODE)
-        kit_b = sum(len(f) for f in frames)
-        kit_ms = sum(payload_airtime_ms(len(f)) for f in frames)
+        kit_b = sum(len(f) + frame_auth.OVERHEAD for f in frames)  # as sent: with the kit-key tag
+        kit_ms = sum(payload_airtime_ms(len(f) + frame_auth.OVERHEAD) for f in frames)
         tb = len(text.encode("utf-8"))
         jb = len(json_of(record))
         t_ms = sum(text_airtime(min(200, tb - i)) for i in range(0, tb, 200))
         j_ms = sum(payload_airtime_ms(min(200, jb - i)) for i in range(0, jb, 200))
         # Fewest frames: one when the record fits; else `encode` cuts the fewest fragments.
-        single = len(frames) == 1 or len(encode_content(record)) + 8 > MAX_FRAME
+        single = len(frames) == 1 or len(encode_content(record)) + 8 > MAX_BODY
         verdict = "PASS" if single and kit_ms < t_ms else "FAIL"
         ok = ok and verdict == "PASS"
         kind = record.KIND + ("+descr" if getattr(record, "description", "") else "")
         print(f"{kind:<15}{kit_b:>7}{len(frames):>7}{kit_ms:>8.0f}{tb:>8}{t_ms:>8.0f}{jb:>8}{j_ms:>9.0f}{kit_ms / t_ms:>9.2f}  {verdict}")
-    print("   (alert: with a 64-byte Ed25519 signature; text and JSON have none; alert+descr: the same with a")
-    print("   2-sentence CAP description)\n")
+    print("   (kit frames include their 9-byte kit-key tag; alert: with a 64-byte Ed25519 signature; text and")
+    print("   JSON have none; alert+descr: the same with a 2-sentence CAP description)\n")
+    return ok
+
+
+def tag_cost_table() -> bool:
+    """What authenticating every frame with the kit key costs on air (issue 11)."""
+    print("1b) Cost of the kit-key tag (1 byte key id + 8-byte BLAKE2b tag on every frame), LONG_FAST.")
+    print("   Target: at most one frame more per record, and under 15 % more airtime for a typical record.")
+    print(f"{'type':<15}{'B before':>9}{'B after':>9}{'ms before':>10}{'ms after':>10}{'+ms':>6}{'+%':>6}{'frames':>8}  target")
+    ok = True
+    for record, _text in SAMPLES:
+        untagged = encode(record, sender=NODE)
+        ms_before = sum(payload_airtime_ms(len(f)) for f in untagged)
+        ms_after = sum(payload_airtime_ms(len(f) + frame_auth.OVERHEAD) for f in untagged)
+        b_before = sum(len(f) for f in untagged)
+        b_after = b_before + frame_auth.OVERHEAD * len(untagged)
+        extra = (ms_after - ms_before) / ms_before
+        verdict = "PASS" if extra < 0.15 or len(untagged) > 1 else "FAIL"
+        ok = ok and verdict == "PASS"
+        kind = record.KIND + ("+descr" if getattr(record, "description", "") else "")
+        print(f"{kind:<15}{b_before:>9}{b_after:>9}{ms_before:>10.0f}{ms_after:>10.0f}{ms_after - ms_before:>6.0f}"
+              f"{100 * extra:>6.1f}{len(untagged):>8}  {verdict}")
+    print("   ('before' = the same frames without a tag; bodies are cut to fit 200 B with it, so a record never")
+    print("   needs more than one extra frame; multi-frame records pay the tag per fragment)\n")
     return ok
 
 
@@ -327,6 +351,7 @@ def partition_table() -> bool:
 def main() -> None:
     print("$ .venv/bin/python bench/mesh_codec.py\n")
     ok = table()
+    ok = tag_cost_table() and ok
     ok = steady_table() and ok
     ok = partition_table() and ok
     print("all targets met" if ok else "some targets not met (see FAIL rows)")

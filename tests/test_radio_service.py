@@ -103,7 +103,10 @@ def test_volunteer_text_reaches_every_board_once_with_the_sender_name(mesh_and_k
 
 
 def test_volunteer_site_command_updates_every_kit_and_answers(mesh_and_kits, handheld):
+    """From a handheld the crisis cell enrolled (test_mesh_trust: the others wait)."""
     mesh, kits = mesh_and_kits
+    for kit in kits:
+        kit.kit.enroll_node(mesh.node_num(VOLUNTEER), "Bénévole Nord", "cellule", "cli")
     name = kits[0].db.execute("SELECT name FROM sites WHERE type='hebergement' ORDER BY position LIMIT 1").fetchone()[0]
     word = name.split()[-1]
     with Received("meshtastic.receive.text", handheld) as answers:

@@ -6,6 +6,7 @@ import time
 
 from flask import Blueprint, render_template
 
+from kit.core import volunteers
 from kit.core import kit_health as health
 from kit.core import moderation
 from kit.core.sites import shown as sites_shown
@@ -44,6 +45,10 @@ def dashboard():
                      "FROM field_reports WHERE hidden = 0 ORDER BY created_at DESC LIMIT ?", [SHOWN["reports"]]),
         alerts=records.active_alerts(db),
         pending=len(moderation.pending(db)),
+        commands=len(volunteers.pending(db)),
+        unknown_key_frames=radio_status().get("unknown_key_frames", 0),
+        conflicts=rows("SELECT origin, seq, held, heard, from_node, heard_at FROM record_conflicts "
+                       "ORDER BY id DESC LIMIT 10"),
         to_check=db.execute("SELECT count(*) FROM journal WHERE verification = 'a_verifier'").fetchone()[0],
         statuses=site_status_labels(),
         types=site_type_labels(),
