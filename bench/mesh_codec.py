@@ -25,7 +25,7 @@ try:  # absent before piggy-backed wants existed (lets this bench measure older 
 except ImportError:  # pragma: no cover
     def encode_wants(wants):
         return b""
-from kit.mesh.scheduler import AirtimeScheduler, Lane  # noqa: E402
+from kit.mesh.scheduler import AirtimeScheduler, Lane, SchedulerConfig  # noqa: E402
 
 NODE, T = 0xA1B2C3D4, 1_767_225_600
 C = dict(origin=NODE, seq=1234, created_at=T)
@@ -159,14 +159,14 @@ def classify(net: Network, t_from: float, t_to: float) -> dict[str, float]:
     for kit in net.kits:
         seen = set()
         for t, air, frame in kit.tx_log:
-            msg = parse_frame(frame, kit.node)
+            msg = parse_frame(frame_auth.strip(frame), kit.node)
             if isinstance(msg, Digest):
                 kind, extra = "digest", 0.0
             elif isinstance(msg, Request):
                 kind, extra = "request", 0.0
             else:
                 wants = getattr(msg, "wants", ())
-                base = len(frame) - (_trailer_len(wants) if wants else 0)
+                base = len(frame) - (_trailer_len(wants) if wants else 0)  # the tag stays in base
                 extra = air - payload_airtime_ms(base)
                 key = (msg.uid, getattr(msg, "index", 0))
                 own = getattr(msg, "own", msg.uid.origin == kit.node)  # FLAG_OWN (older engines: origin)
@@ -253,14 +253,14 @@ def steady_table(seeds=(11, 12, 13)) -> bool:
 def ideal_send_time(frames: list[bytes]) -> float:
     """One kit sends exactly these frames, as fast as its scheduler allows (5 % duty cycle
     per rolling hour, >= 4 s between frames), from an empty airtime history."""
-    s = AirtimeScheduler()
+    s = AirtimeScheduler(SchedulerConfig(frame_overhead=frame_auth.OVERHEAD))  # frames are sealed on air
     for f in frames:
         s.enqueue([f], Lane.STATUS, "sync")
     now, end = 0.0, 0.0
     while True:
         frame = s.next_frame(now)
         if frame is not None:
-            end = now + payload_airtime_ms(len(frame)) / 1000
+            end = now + payload_airtime_ms(len(frame) + frame_auth.OVERHEAD) / 1000
         wake = s.next_wakeup(now)
         if wake is None:
             return end

@@ -17,9 +17,13 @@ from dataclasses import dataclass, field
 from kit.mesh.airtime import payload_airtime_ms
 from kit.mesh.records import Record
 from kit.mesh.store import MemoryStore
+from kit.mesh.frame_auth import FrameKeys
 from kit.mesh.sync import SyncConfig, SyncEngine
 
 RELAY_DELAY_S = 0.5
+
+# Every kit of the simulated territory seals its frames with one kit key, as in the field.
+KIT_KEYS = FrameKeys({1: bytes(range(32))}, 1)
 
 
 @dataclass
@@ -57,7 +61,7 @@ class Network:
         for i in own_origins:
             self.kits[i].origin = 0x7000_0000 + i
         for kit in self.kits:
-            kit.engine = SyncEngine(kit.record_origin, kit.store, kit.rng, 0.0, config, radio_node=kit.node)
+            kit.engine = SyncEngine(kit.record_origin, kit.store, kit.rng, 0.0, config, radio_node=kit.node, keys=KIT_KEYS)
         self.edges = set(edges if edges is not None else [(i, i + 1) for i in range(n - 1)])
         self.down: set[tuple[int, int]] = set()
         self._queue: list = []
@@ -104,7 +108,7 @@ class Network:
         # The store (SQLite) and the airtime log survive; queues and timers do not.
         history = [(t, ms, lane, src) for t, ms, lane, src in self._history(kit)]
         kit.engine = SyncEngine(kit.record_origin, kit.store, kit.rng, self.now, self.config, airtime_history=history,
-                                radio_node=kit.node)
+                                radio_node=kit.node, keys=KIT_KEYS)
         self._reschedule(i)
 
     def _history(self, kit: SimKit):
