@@ -13,7 +13,7 @@ from meshtastic.protobuf import apponly_pb2, config_pb2
 from kit.deploy import profile as kit_profile
 from kit.deploy import radio_config
 from kit.sim import Mesh
-from kit.sim.admin import DEFAULT_REBOOT_SECONDS
+from kit.sim.admin_module import DEFAULT_REBOOT_SECONDS
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "deploy" / "example-kit.toml"

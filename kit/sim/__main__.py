@@ -8,7 +8,7 @@ import argparse
 import signal
 import threading
 
-from kit.sim.mesh import Mesh
+from kit.sim.simulated_mesh import Mesh
 
 
 def main(argv: list[str] | None = None) -> None:

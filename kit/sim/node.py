@@ -17,7 +17,7 @@ from meshtastic.protobuf import config_pb2, mesh_pb2, portnums_pb2
 
 from kit.sim import channels as chan
 from kit.sim import lora, traceroute
-from kit.sim.admin import AdminModule
+from kit.sim.admin_module import AdminModule
 from kit.sim.clock import Scheduler, Timer
 from kit.sim.dutycycle import DutyCycle
 from kit.sim.medium import Frame

@@ -8,7 +8,7 @@ from typing import Callable
 from meshtastic.tcp_interface import TCPInterface
 from pubsub import pub
 
-from kit.sim.mesh import Mesh
+from kit.sim.simulated_mesh import Mesh
 
 
 def connect(mesh: Mesh, i: int, **kwargs) -> TCPInterface:
