@@ -332,3 +332,19 @@ def test_a_heal_offers_everything_in_order_and_holders_interleave():
     assert set(sent) == {rec.uid for rec in recs}
     assert len(sent) <= len(recs) + 2
     assert sent[:3] == sorted(sent[:3])
+
+
+def test_a_request_for_many_origins_fits_one_frame_and_never_raises():
+    """At 50 kits the request builder used to raise 'control frame over 200 bytes' into the
+    radio loop: wants scattered over many origins now make the longest request that fits."""
+    k = engine(B)
+    for origin in range(0x100, 0x100 + 60):
+        for seq in (2, 5, 9):  # holes at 1, 3-4, 6-8 for each origin
+            k.receive(encode(board(origin, seq))[0], origin, 0.0)
+    frames = []
+    for step in range(200):
+        frame = k.next_transmission(1000.0 + step * 30)
+        if frame is not None:
+            frames.append(frame)
+    requests = [f for f in frames if f[0] & 0x1F == 17]
+    assert requests and all(len(f) <= 200 for f in requests)

@@ -146,3 +146,26 @@ def test_garbage_frames_change_nothing(mesh_and_kits, handheld):
     assert all(k.service.status()["state"] == "connected" for k in kits)
     kits[0].post("toujours là")  # the radio loop still works
     assert wait_for(lambda: all("toujours là" in k.board() for k in kits), 30)
+
+
+def test_the_radio_loop_survives_a_failure_and_sends_again(mesh_and_kits):
+    """A bug in the engine (injected: tick raises once) is logged, counted and shown, the
+    link is reopened after a backoff, and the kit sends again."""
+    mesh, kits = mesh_and_kits
+    service = kits[0].service
+    engine = service.pump.engine
+    real_tick, failed = engine.tick, []
+
+    def tick_once_broken(now):
+        if not failed:
+            failed.append(now)
+            raise RuntimeError("injected failure")
+        return real_tick(now)
+    engine.tick = tick_once_broken
+    kits[0].post("avant la panne")
+    assert wait_for(lambda: service.status()["loop_errors"] == 1, 30)
+    assert "injected failure" in service.status()["error"]
+    assert wait_for(lambda: service.status()["state"] == "connected", 30)
+    kits[0].post("après la panne")
+    assert wait_for(lambda: all(k.board() == ["après la panne", "avant la panne"] for k in kits), 60), \
+        [k.board() for k in kits]

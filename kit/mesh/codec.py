@@ -386,6 +386,19 @@ def encode(record: Record, sender: int | None = None, own: bool = False) -> list
 
 
 def encode_control(message: Digest | Request) -> bytes:
+    """The control frame; ValueError if it would not fit (size it first with `control_size`)."""
+    out = _control_bytes(message)
+    if len(out) > MAX_BODY:
+        raise ValueError(f"control frame over {MAX_BODY} bytes")
+    return out
+
+
+def control_size(message: Digest | Request) -> int:
+    """Bytes `encode_control` would make, without raising."""
+    return len(_control_bytes(message))
+
+
+def _control_bytes(message: Digest | Request) -> bytes:
     if isinstance(message, Digest):
         out = bytearray((VERSION << 5 | FrameType.DIGEST, 0))
         cover = (1 if message.lo else 0) | (2 if message.hi != r.MAX_NODE else 0)
@@ -402,8 +415,6 @@ def encode_control(message: Digest | Request) -> bytes:
         out = bytearray((VERSION << 5 | FrameType.REQUEST, 0))
         write_fixed32(out, message.responder)
         out += encode_wants(message.wants)
-    if len(out) > MAX_BODY:
-        raise ValueError(f"control frame over {MAX_BODY} bytes")
     return bytes(out)
 
 

@@ -628,12 +628,23 @@ class SyncEngine:
                 events.append(RecordReceived(record, effective_record(self.store, record.uid)))
         if self.trickle.poll(now):
             self.scheduler.cancel("digest")  # a digest still waiting for airtime is stale
-            self.scheduler.enqueue([codec.encode_control(self._next_digest())], Lane.CONTROL, "digest", "digest")
+            self._enqueue_control(self._next_digest(), "digest")
         if not self.scheduler.is_queued("request"):
             request = self._next_request(now)
             if request is not None:
-                self.scheduler.enqueue([codec.encode_control(request)], Lane.CONTROL, "request", "request")
+                self._enqueue_control(request, "request")
         return events
+
+    def _enqueue_control(self, message: Digest | Request, kind: str) -> None:
+        """A bounded encoder returns nothing rather than raising into the radio loop: a
+        message that cannot be framed is counted (`status().frames_rejected` shows it) and
+        left out; the next digest or request is built afresh."""
+        try:
+            frame = codec.encode_control(message)
+        except ValueError:
+            self.decoder.rejected[f"oversized_{kind}"] += 1
+            return
+        self.scheduler.enqueue([frame], Lane.CONTROL, kind, kind)
 
     def _next_digest(self) -> Digest:
         """One page of our vector, starting at the cursor, as many origins as fit."""
@@ -645,7 +656,7 @@ class SyncEngine:
             origin, state = vector[end]
             trial = entries + [DigestEntry(origin, state.contiguous, state.highest)]
             # -4: the final page may need the 4-byte `hi` bound the trial did not.
-            if len(codec.encode_control(_page(trial, start, end + 1, vector))) > codec.MAX_BODY - 4:
+            if codec.control_size(_page(trial, start, end + 1, vector)) > codec.MAX_BODY - 4:
                 break
             entries, end = trial, end + 1
         digest = _page(entries, start, end, vector)
@@ -671,11 +682,13 @@ class SyncEngine:
 
         target = responder(ready[0][1])
         chosen = sorted(uid for _, uid in ready if responder(uid) == target)[:MAX_REQUESTED]
-        while chosen:
+        while chosen:  # as many as fit one frame: many origins' runs make a long request
             request = Request(target, _ranges(chosen))
-            if len(codec.encode_control(request)) <= codec.MAX_BODY:
+            if codec.control_size(request) <= codec.MAX_BODY:
                 break
             chosen.pop()
+        if not chosen:
+            return None
         for uid in chosen:
             want = self._wants[uid]
             want.asked_at, want.attempts = now, want.attempts + 1
