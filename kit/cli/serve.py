@@ -12,6 +12,7 @@ from kit.cli import systemd
 from kit.core import config as kit_config
 from kit.core.kit import Kit
 from kit.core.radio_port import RadioSpec
+from kit.core.radio_port import parse as parse_radio
 from kit.deploy import profile as kit_profile
 from kit.radio import spec as radio_spec
 from kit.web.app import create_app
@@ -66,7 +67,7 @@ def serve(args) -> int:
             return 2
         kit_profile.apply_to_args(profile, args)
     try:
-        spec = radio_spec.resolve(radio_spec.parse(args.radio))
+        spec = radio_spec.resolve(parse_radio(args.radio))
         admin_listen = parse_listen(args.admin_listen)
         kit, url = open_kit(args.data, args.host, args.port, args.portal_url,
                             SIGNING_KEY=args.signing_key, TRUST_KEYS=args.trust_key, KIT_KEYS=args.kit_keys)

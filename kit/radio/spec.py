@@ -4,7 +4,7 @@ from __future__ import annotations
 import glob
 import os
 
-from kit.core.radio_port import RadioSpec, parse  # noqa: F401 — the CLI's --radio parser
+from kit.core.radio_port import RadioSpec
 
 # USB vendor ids of Meshtastic boards (meshtastic/python supported_device.py): CP210x,
 # CH34x/CH9102, Adafruit/RAK nRF52, Espressif.
