@@ -2,13 +2,16 @@
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
-from meshtastic.protobuf import config_pb2, mesh_pb2
+from meshtastic.protobuf import admin_pb2, config_pb2, mesh_pb2, portnums_pb2
 from meshtastic.tcp_interface import TCPInterface
 
+from kit.sim import stream_server
 from kit.sim.clock import Scheduler
+from kit.sim.framing import encode_frame
 from kit.sim.medium import Frame
 from kit.sim.meshtasticd import factory_state, node_num_from_hwid
 from kit.sim.node import SimNode
@@ -132,3 +135,72 @@ def test_simulator_app_envelope_round_trip(sim_node):
     back = sim_node.radio.unwrap(envelope)
     assert back.packet.decoded.payload == b"salut" and back.packet.decoded.request_id == 77
     assert sim_node._channel_for(back) == 0
+
+
+def _admin_set_owner_frame(node_num: int, long_name: str) -> bytes:
+    admin = admin_pb2.AdminMessage()
+    admin.set_owner.long_name = long_name
+    p = mesh_pb2.MeshPacket(to=node_num, id=4242, want_ack=True)
+    p.decoded.portnum = portnums_pb2.PortNum.ADMIN_APP
+    p.decoded.payload = admin.SerializeToString()
+    p.decoded.want_response = True
+    return encode_frame(mesh_pb2.ToRadio(packet=p).SerializeToString())
+
+
+def test_a_new_connection_does_not_lose_what_the_previous_client_sent(monkeypatch):
+    """`meshtastic --set-owner X` writes its admin message and disconnects; whoever connects next
+    (the harness reconnecting, the verifier) must find X. On a loaded machine the next accept can
+    come before the node's reader thread has handed the frame over - as in the failed CI run of
+    test_smokevirt_set_owner. The firmware reads a client's bytes as they arrive and handles them
+    before it looks for the next connection (StreamAPI::readStream, APIServerPort::runOnce); the
+    gate below holds the first client's frames in the reader exactly at that point."""
+    in_reader = threading.Event()
+    second_attached = threading.Event()
+
+    class HeldDecoder(stream_server.FrameDecoder):
+        held = False
+
+        def feed(self, data):
+            frames = super().feed(data)
+            if frames and not HeldDecoder.held:
+                HeldDecoder.held = True
+                in_reader.set()
+                second_attached.wait(1.0)  # the old server let the next client in meanwhile
+            return frames
+
+    monkeypatch.setattr(stream_server, "FrameDecoder", HeldDecoder)
+    scheduler = Scheduler(name="test-force-close")
+    node = SimNode(scheduler, factory_state(0x14), first_nodeinfo_delay=1e6)
+    node.attach_radio(SimulatorRadio(node))
+    server = stream_server.StreamServer(node.api, scheduler, "127.0.0.1", 0)
+    attach = node.api.attach
+    first = []
+
+    def watch_attach(client):
+        first.append(client)
+        attach(client)
+        if len(first) == 2:
+            second_attached.set()
+
+    node.api.attach = watch_attach
+    scheduler.start()
+    server.start()
+    try:
+        cli = socket.create_connection(("127.0.0.1", server.port))
+        deadline = time.monotonic() + 5
+        while not first and time.monotonic() < deadline:
+            time.sleep(0.01)
+        cli.sendall(_admin_set_owner_frame(0x14, "Alice Meshtastic"))
+        cli.shutdown(socket.SHUT_WR)  # TCPInterface.close(): half-close, then gone
+        assert in_reader.wait(5)
+        verifier = socket.create_connection(("127.0.0.1", server.port))
+        assert second_attached.wait(10)
+        scheduler.run_sync(lambda: None)  # everything queued before has run
+        assert node.state.owner.long_name == "Alice Meshtastic"
+        assert node.api.client is first[1]  # and the new client is the one attached
+        verifier.close()
+        cli.close()
+    finally:
+        server.stop()
+        scheduler.stop()
+    assert scheduler.errors == 0

@@ -6,9 +6,9 @@ simulator mode (one node per process, `kit-meshtasticd`, see kit.sim.meshtasticd
 """
 from kit.sim.clock import Scheduler
 from kit.sim.medium import Link, Medium, Topology
-from kit.sim.simulated_mesh import Mesh
 from kit.sim.node import SimNode
 from kit.sim.simradio import SimulatorRadio
+from kit.sim.simulated_mesh import Mesh
 from kit.sim.state import NodeState
 from kit.sim.stream_server import StreamServer
 

@@ -292,15 +292,20 @@ class SimNode:
         return self.state.config.lora.config_ok_to_mqtt
 
     @staticmethod
-    def _default_priority(p: mesh_pb2.MeshPacket) -> int:
-        """fw MeshPacketQueue fixPriority."""
-        if p.decoded.portnum == Port.ROUTING_APP:
-            return Priority.ACK
-        if p.decoded.request_id:
-            return Priority.RESPONSE
-        if p.want_ack:
-            return Priority.RELIABLE
-        return Priority.DEFAULT
+    def _default_priority(p: mesh_pb2.MeshPacket, decoded: bool = True) -> int:
+        """fw src/mesh/MeshPacketQueue.cpp fixPriority (called by Router::send for a packet
+        whose priority is unset). `decoded` is False for a relay we could not decrypt: then
+        only want_ack counts. Texts and admin go HIGH, ahead of NodeInfo responses."""
+        if decoded:
+            if p.decoded.portnum == Port.ROUTING_APP:
+                return Priority.ACK
+            if p.decoded.portnum in (Port.TEXT_MESSAGE_APP, Port.ADMIN_APP):
+                return Priority.HIGH
+            if p.decoded.request_id:
+                return Priority.RESPONSE
+            if p.decoded.want_response:
+                return Priority.RELIABLE
+        return Priority.RELIABLE if p.want_ack else Priority.DEFAULT
 
     def _queued_airtime(self) -> float:
         return sum(o.frame.airtime for o in self.tx_queue)
@@ -310,13 +315,21 @@ class SimNode:
         self.tx_queue.append(Outgoing(frame, self._seq, relay_snr))
         self._kick_tx()
 
-    # -- the transmitter (RadioLibInterface: random delay, listen before talk) --------------
-    def _kick_tx(self) -> None:
+    # -- the transmitter (RadioLibInterface / SimRadio: random delay, listen before talk) -----
+    def _kick_tx(self, after_tx: bool = False) -> None:
         if self.transmitting or self._tx_timer or not self.tx_queue or not self.powered:
             return
         head = self._next_outgoing()
         util = self.radio.channel_util_percent() if self.radio else 0.0
-        if head.relay_snr is None:
+        if head.relay_snr is None or (after_tx and self.simulator):
+            # A relay gets the SNR-weighted rebroadcast delay (getTxDelayMsecWeighted) only when
+            # it is queued on an idle transmitter. In simulator mode, once a transmission ends the
+            # next queued frame - relay or not - waits only the channel-utilisation window:
+            # fw src/platform/portduino/SimRadio.cpp onNotify(ISR_TX) calls startTransmitTimer(),
+            # i.e. getTxDelayMsec(), not setTransmitDelay(). Re-drawing the weighted delay (up to
+            # 2*CW_MAX + 2^CW_MAX slots, ~6.5 s on LONG_FAST) before every queued relay made a
+            # node drain its queue several times slower than meshtasticd and held a one-relay DM
+            # back for 15-30 s behind the NodeInfo exchange.
             delay = lora.tx_delay_s(self.rng, self.preset, util)
         else:
             delay = lora.relay_delay_s(self.rng, self.preset, head.relay_snr,
@@ -345,7 +358,7 @@ class SimNode:
         if not self.powered:
             return
         self.api.on_queue_space()
-        self._kick_tx()
+        self._kick_tx(after_tx=True)
 
     def cancel_relay(self, key: tuple[int, int]) -> bool:
         for out in self.tx_queue:
@@ -517,10 +530,10 @@ class SimNode:
         relay.ClearField("rx_snr")
         relay.ClearField("rx_rssi")
         relay.ClearField("rx_time")
-        if not relay.priority:
-            # Priority is not on air: MeshPacketQueue::enqueue fixes it for the relay, so that
-            # responses and reliable packets overtake queued NodeInfo relays.
-            relay.priority = self._default_priority(relay)
+        # Priority is not on air (whatever the sender queued it with): Router::send fixes it
+        # for the relay (fw src/mesh/MeshPacketQueue.cpp fixPriority), so that a relayed text
+        # or response overtakes queued NodeInfo relays.
+        relay.priority = self._default_priority(relay, decoded=channel is not None)
         airtime = frame.airtime
         if relay.HasField("decoded") and relay.decoded.ByteSize() != p.decoded.ByteSize():
             airtime = lora.frame_airtime_s(relay.decoded.ByteSize(), frame.preset)  # traceroute grew

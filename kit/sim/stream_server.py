@@ -4,6 +4,18 @@ One client at a time: a new connection force-closes the previous one. Frames are
 the connection's reader thread and handed to the node's PhoneAPI on the scheduler thread.
 `stop()` closes the listener and every connection (the radio is "unplugged"); `start()`
 brings it back on the same port.
+
+Force-closing keeps the firmware's order of events. meshtasticd is one cooperative loop:
+StreamAPI::readStream reads a client's bytes as they arrive (every 5 ms while the client is
+talking, 250 ms at most) and PhoneAPI::handleToRadio handles each frame there and then (an admin
+message is saved to flash before the next byte is read); APIServerPort::runOnce looks for a new
+connection only every 100 ms, and only then deletes the previous ServerAPI. So a frame that
+reached the node before the next client connected has been handled - a one-shot CLI command
+(`meshtastic --set-owner ...`) that wrote its admin message and disconnected is never undone by
+whoever connects next. Here the accept runs on its own thread, so it must not close the old
+socket under the old reader's feet: it stops the old connection from reading (SHUT_RD keeps what
+the kernel already received), waits until the old reader has handed every frame to the
+scheduler, and only then attaches the new client.
 """
 from __future__ import annotations
 
@@ -18,6 +30,7 @@ from kit.sim.phone_api import PhoneAPI
 
 CLIENT_TIMEOUT_S = 15 * 60  # fw PhoneAPI: a client silent for 15 min is dropped
 SEND_TIMEOUT_S = 5.0
+DRAIN_TIMEOUT_S = 5.0  # how long a new connection waits for the previous reader to drain
 
 
 @dataclass
@@ -33,6 +46,7 @@ class ClientConnection:
         self.sock = sock
         self.peer = peer
         self.closed = False
+        self.reader: threading.Thread | None = None
         self._lock = threading.Lock()
 
     def send(self, payload: bytes) -> None:
@@ -47,6 +61,16 @@ class ClientConnection:
     def close(self) -> None:
         with self._lock:
             self._close_locked()
+
+    def stop_reading(self) -> None:
+        """No more reading after what has arrived: recv returns the buffered bytes, then EOF."""
+        with self._lock:
+            if self.closed:
+                return
+            try:
+                self.sock.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
 
     def _close_locked(self) -> None:
         if self.closed:
@@ -104,11 +128,12 @@ class StreamServer:
                 thread.join(5)
         self._threads = []
 
-    def _spawn(self, target, name: str, *args) -> None:
+    def _spawn(self, target, name: str, *args) -> threading.Thread:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
         self._threads = [t for t in self._threads if t.is_alive()]
         self._threads.append(thread)
         thread.start()
+        return thread
 
     def _accept_loop(self) -> None:
         while self._running:
@@ -121,13 +146,25 @@ class StreamServer:
             sock.settimeout(1.0)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             conn = ClientConnection(sock, peer)
+            self.stats.connections += 1
             with self._lock:
                 previous, self._connections = self._connections, [conn]
             for old in previous:  # "Force close previous TCP connection"
-                old.close()
-            self.stats.connections += 1
+                self._force_close(old)
             self.scheduler.call_soon(self.api.attach, conn)
-            self._spawn(self._read_loop, f"sim-api-{self.port}-read", conn)
+            conn.reader = self._spawn(self._read_loop, f"sim-api-{self.port}-read", conn)
+
+    def _force_close(self, old: ClientConnection) -> None:
+        """Delete the previous ServerAPI - after it has handled what its client already sent.
+
+        The old reader drains the socket (bytes already received, then EOF) and queues every
+        frame, then its detach, on the scheduler: all of them run before the new client's attach.
+        """
+        old.stop_reading()
+        reader = old.reader
+        if reader is not None and reader is not threading.current_thread():
+            reader.join(DRAIN_TIMEOUT_S)
+        old.close()
 
     def _read_loop(self, conn: ClientConnection) -> None:
         decoder = FrameDecoder()
