@@ -71,3 +71,14 @@ def test_two_versions_of_a_record_are_raised_on_the_dashboard(operator, app):
     page = operator.get("/admin/").get_data(as_text=True)
     assert "0badcafe-1" in page and "Évacuez tout" in page and "Eau au gymnase" in page
     assert "Eau au gymnase" not in app.test_client().get("/messages").get_data(as_text=True)
+
+
+def test_a_flooding_radio_cannot_fill_the_waiting_list(app):
+    db = connect(app.config["DATABASE"])
+    sites = [tuple(s) for s in db.execute("SELECT position, name FROM sites ORDER BY position")]
+    _, name = next(s for s in sites if not isinstance(plan(parse(f"#site {s[1].split()[-1]} evacue"), "x", sites), str))
+    planned = plan(parse(f"#site {name.split()[-1]} evacue"), "Radio inconnue", sites)
+    held = [volunteers.hold(db, 0x66, "Radio inconnue", f"#site {i}", planned, 1_800_000_000) for i in range(50)]
+    assert sum(h is not None for h in held) == volunteers.MAX_HELD_PER_NODE
+    assert held[volunteers.MAX_HELD_PER_NODE:] == [None] * (50 - volunteers.MAX_HELD_PER_NODE)
+    assert volunteers.hold(db, 0x67, "Autre radio", "#site", planned, 1_800_000_000) is not None

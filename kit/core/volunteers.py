@@ -17,6 +17,9 @@ from kit.mesh import records as r
 from kit.storage import json_records
 
 
+MAX_HELD_PER_NODE = 5
+
+
 class VolunteerError(ValueError):
     pass
 
@@ -52,8 +55,14 @@ def enrolled(db) -> list[dict]:
     return [dict(zip([d[0] for d in cursor.description], row)) for row in cursor.fetchall()]
 
 
-def hold(db, node: int, node_name: str, text: str, planned: Planned, now: int) -> int:
-    """A command from a node not enrolled: kept until an operator decides."""
+def hold(db, node: int, node_name: str, text: str, planned: Planned, now: int) -> int | None:
+    """A command from a node not enrolled: kept until an operator decides. None when that
+    node already has MAX_HELD_PER_NODE waiting: a handheld flooding commands can neither
+    fill the disk nor bury the others' on the crisis cell's page."""
+    waiting = db.execute("SELECT count(*) FROM pending_commands WHERE node = ? AND state = 'pending'",
+                         [node]).fetchone()[0]
+    if waiting >= MAX_HELD_PER_NODE:
+        return None
     draft = planned.record_type(origin=1, seq=1, created_at=now, **planned.fields)  # validates the fields
     return db.execute(
         "INSERT INTO pending_commands (node, node_name, text, kind, fields, reply, received_at) "

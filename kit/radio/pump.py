@@ -95,8 +95,9 @@ class EnginePump:
         else:
             log.warning("radio refused a frame (%s): dropped", reason)
 
-    def queue_length(self, now: float) -> int:
-        return sum(self.engine.status(now).queue_lengths.values()) + len(self.retry)
+    def queue_length(self, engine_status) -> int:
+        """Frames waiting: the engine's queues (from its status) and refused frames to retry."""
+        return sum(engine_status.queue_lengths.values()) + len(self.retry)
 
     # --- airtime history across restarts ------------------------------------------------------
     def _load_history(self) -> list | None:

@@ -212,7 +212,7 @@ class MeshService:
         self._publish_health(now)
         self._transmit(now)
         engine_status = engine.status(now)
-        self._set_status(queue=self.pump.queue_length(now),
+        self._set_status(queue=self.pump.queue_length(engine_status),
                          airtime_pct=round(100 * engine_status.airtime_used_ms / 3_600_000, 2),
                          frames_rejected=engine_status.frames_rejected,
                          unknown_key_frames=sum(engine.unknown_key_ids.values()),
@@ -229,8 +229,9 @@ class MeshService:
         if now < self._health_at:
             return
         self._health_at = now + self.config.health_interval_s
-        status = self.status() | {"queue": self.pump.queue_length(now)}
-        airtime = int(self.pump.engine.status(now).airtime_used_ms)
+        engine_status = self.pump.engine.status(now)
+        status = self.status() | {"queue": self.pump.queue_length(engine_status)}
+        airtime = int(engine_status.airtime_used_ms)
         self._publish(r.Health, now, **health.fields(status, self.kit.setting("mode"), airtime_ms_hour=airtime))
 
     # --- outgoing --------------------------------------------------------------------------
@@ -326,9 +327,9 @@ class MeshService:
         if not volunteers.is_enrolled(self.kit.db(), sender):
             # Anyone can hold a handheld: a radio the crisis cell has not enrolled waits for
             # an operator (on the kits that heard it first-hand, or the one it wrote to).
-            if not broadcast or direct:
-                volunteers.hold(self.kit.db(), sender, self.link.node_name(sender),
-                                (packet.get("decoded") or {}).get("text", ""), planned, int(now))
+            if (not broadcast or direct) and volunteers.hold(
+                    self.kit.db(), sender, self.link.node_name(sender),
+                    (packet.get("decoded") or {}).get("text", ""), planned, int(now)) is not None:
                 self._reply(sender, "Reçu. En attente de validation par la cellule de crise.")
             return
         key = (sender, int(packet.get("id") or 0))
