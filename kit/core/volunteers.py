@@ -16,7 +16,6 @@ from kit.core.volunteer_commands import Planned
 from kit.mesh import records as r
 from kit.storage import json_records
 
-
 MAX_HELD_PER_NODE = 5
 
 
