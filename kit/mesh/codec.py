@@ -72,6 +72,33 @@ class FrameType(IntEnum):
 
 
 CONTROL_TYPES = {FrameType.DIGEST, FrameType.REQUEST}
+# Frames the radio should send with want_ack: on a broadcast the firmware then listens for a
+# neighbour's relay (an implicit ACK) and sends again, up to 3 times in all, when it hears
+# none (fw src/mesh/ReliableRouter.cpp, NUM_RELIABLE_RETX).
+URGENT_TYPES = {FrameType.ALERT, FrameType.SITE_STATUS}
+
+
+def is_urgent(frame: bytes) -> bool:
+    """An alert's or a site status's frame (sealed or not: the type is byte 0 either way)."""
+    return bool(frame) and frame[0] & 0x1F in URGENT_TYPES
+
+
+# How far a frame should travel, as the hop limit the radio puts on it. A record's kit
+# floods it over the whole mesh (the configured hop limit); sync is between neighbours:
+# digests and requests go to the kits in range only (hop limit 0: no relay, as Trickle is
+# meant, RFC 6206 §3), and a record re-sent for a neighbour gets one relay, so that a
+# kit two hops away which lacks it too is served by the same transmission. Kits further
+# away repair from their own neighbours. Flooding every repair over the mesh made each
+# lost frame cost a transmission from every radio, which melted a 20-kit mesh down.
+RESEND_HOPS = 1
+
+
+def hop_limit_for(frame: bytes, configured: int) -> int:
+    if not frame or frame[0] & 0x1F in CONTROL_TYPES:
+        return 0
+    if is_urgent(frame) or len(frame) > 1 and frame[1] & FLAG_OWN:
+        return configured
+    return min(RESEND_HOPS, configured)
 
 
 # --- control messages ---------------------------------------------------------------

@@ -13,6 +13,10 @@ turns (round robin per item); a source other than alerts/control may not use mor
 peers' requests are exempt: that content was admitted at its origin, and capping it would
 slow down every repair after a partition).
 
+Polite channel: while the radio reports the channel busier than the firmware's polite
+threshold (`congested`), routine work waits: the CHECKIN and ROUTINE lanes and periodic
+digests. Alerts, site statuses and requests (repairs) still go.
+
 Late bytes: an item may reserve `extra` bytes per frame that the caller fills in when the
 frame is popped (`next_frame(now, finalize)`: the sync engine piggy-backs its current wants
 on record frames, so they are fresh when the frame goes on air, not when it was queued).
@@ -44,6 +48,8 @@ LANE_OF_PRIORITY = {
 }
 UNCAPPED_LANES = (Lane.ALERT, Lane.CONTROL)
 SYNC_SOURCE = "sync"  # replies to peers' requests
+DIGEST_SOURCE = "digest"
+DEFERRABLE_LANES = (Lane.CHECKIN, Lane.ROUTINE)
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,7 @@ class AirtimeScheduler:
         self._lanes = {lane: _LaneQueue() for lane in Lane}
         self._keys: dict[object, Lane] = {}
         self.total_ms_by_lane = {lane: 0.0 for lane in Lane}
+        self.congested = False  # the channel is over the polite threshold: routine work waits
 
     # --- queue ----------------------------------------------------------------------
 
@@ -167,8 +174,20 @@ class AirtimeScheduler:
         """(lane, source, item) heads in service order."""
         order = [Lane.ALERT, Lane.CONTROL, Lane.STATUS, Lane.CHECKIN, Lane.ROUTINE]
         for lane in order:
+            if self.congested and lane in DEFERRABLE_LANES:
+                continue
             for source, items in self._lanes[lane].by_source.items():
+                if self.congested and source == DIGEST_SOURCE:
+                    continue
                 yield lane, source, items[0]
+
+    def deferred(self) -> int:
+        """Frames held back because the channel is congested."""
+        if not self.congested:
+            return 0
+        lanes = self._lanes
+        return (sum(len(lanes[lane]) for lane in DEFERRABLE_LANES)
+                + sum(len(i.frames) for i in lanes[Lane.CONTROL].by_source.get(DIGEST_SOURCE, ())))
 
     def _ready_time(self, now: float, lane: Lane, source: str, item: _Item) -> float:
         cfg = self.config

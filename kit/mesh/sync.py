@@ -34,6 +34,17 @@ Protocol (all frames are broadcasts; the radio floods them):
   the same order (lane priority, then uid) and drops each record it hears another kit
   send, so several holders interleave on a large batch (a healed partition) with few
   duplicates, and a single lost record is re-sent once. Up to `max_offers` wait.
+- alerts: a new alert is pushed at once, then pushed again by its kit `alert_repeats_s`
+  after (each push floods anew: a kit that missed every relay of the first gets another
+  chance within seconds, not at the next digest). The radio sends alert and site-status
+  frames with want_ack (`codec.is_urgent`): the firmware repeats a broadcast that no
+  neighbour relayed.
+- urgent relay: a kit that receives a new alert or site status pushes it again itself,
+  after uniform(`urgent_relay_s`), unless it heard it `urgent_relay_copies` times by
+  then (counter-based flooding: where the flood is dense the kits stay silent; where it
+  died out, at its hop limit or behind a lost frame, a kit starts a new one).
+- polite channel: the adapter reports the channel utilisation its radio measures
+  (`channel_utilisation`); above `polite_util_percent` routine work waits (scheduler.py).
 - heal: a record or request from a kit silent for `peer_silence_s`, an own push showing
   more than `bulk_wants` records of its origin never reached us, the adapter's optional
   `peer_heard(node, now)`, or a digest showing a large disagreement put this kit in heal
@@ -51,8 +62,8 @@ from kit.mesh.airtime import payload_airtime_ms
 from kit.mesh.codec import BROADCAST_ANY, MAX_REQUESTED, Decoder, Digest, DigestEntry, Pending, Rejected, Request, Wants
 from kit.mesh.fragments import FragmentLimits
 from kit.mesh.frame_auth import FrameKeys
-from kit.mesh.records import MAX_NODE, Alert, Record, Uid, VolunteerText
-from kit.mesh.scheduler import LANE_OF_PRIORITY, SYNC_SOURCE, AirtimeScheduler, Lane, SchedulerConfig
+from kit.mesh.records import MAX_NODE, Alert, Record, SiteStatus, Uid, VolunteerText
+from kit.mesh.scheduler import DIGEST_SOURCE, LANE_OF_PRIORITY, SYNC_SOURCE, AirtimeScheduler, Lane, SchedulerConfig
 from kit.mesh.store import OriginState, RecordStore, effective_record
 from kit.mesh.trickle import Trickle
 
@@ -99,6 +110,13 @@ class SyncConfig:
     # records arrive at most a window ahead of the holes being repaired. At 6 records a
     # kit-hour, 1024 seqs is a week of a kit's records cut off from the others.
     seq_window: int = 1024
+    # A new alert is pushed again this long after its first push (each a new flood).
+    alert_repeats_s: tuple[float, ...] = (30.0,)
+    urgent_relay_s: tuple[float, float] = (10.0, 30.0)
+    urgent_relay_copies: int = 3
+    # The firmware's polite channel-utilisation threshold (fw src/airtime.h,
+    # polite_channel_util_percent): above it, routine traffic waits.
+    polite_util_percent: float = 25.0
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     fragments: FragmentLimits = field(default_factory=FragmentLimits)
 
@@ -173,6 +191,8 @@ class EngineStatus:
     wants: int
     reassembling: int
     frames_rejected: int
+    channel_util_percent: float = 0.0
+    deferred: int = 0  # frames waiting for a quieter channel
 
 
 class SyncEngine:
@@ -215,6 +235,12 @@ class SyncEngine:
         self._aired: dict[Uid, float] = {}  # records heard or sent on air in the last aired_s
         self._progress_at = float("-inf")  # last time a record new to us arrived
         self._healing = False  # a heal is suspected: digests at imin until they agree
+        self._repeats: dict[Uid, list[float]] = {}  # own alerts -> when to push them again
+        # Kits heard sending digests or requests, which do not travel beyond the kits in
+        # range (codec.hop_limit_for): our neighbours, the ones a request can reach.
+        self._neighbours: dict[int, float] = {}
+        self._urgent_relays: dict[Uid, list] = {}  # others' alerts/statuses -> [due, copies heard]
+        self._channel_util = 0.0
 
     # --- application side -----------------------------------------------------------
 
@@ -237,6 +263,8 @@ class SyncEngine:
         if isinstance(record, Alert):
             # A lost alert must not wait for a slow digest: let the peers compare soon.
             self.trickle.inconsistent(now)
+            if self.config.alert_repeats_s:
+                self._repeats[record.uid] = [now + d for d in sorted(self.config.alert_repeats_s)]
 
     def heard_text(self, sender: int, sender_name: str, packet_id: int, text: str, now: float, exercise: bool = False) -> list[Event]:
         """A plain Meshtastic text from a handheld. Every kit in range hears it; one of
@@ -258,6 +286,13 @@ class SyncEngine:
         for every record or request frame."""
         self._heard_peer(node, now, announce=True)
 
+    def channel_utilisation(self, percent: float, now: float) -> None:
+        """The share of the last minute the radio heard the channel busy, as it reports it
+        (fw DeviceTelemetry: device metrics to the client every minute). Above the polite
+        threshold, routine traffic waits for a quieter channel."""
+        self._channel_util = max(0.0, float(percent))
+        self.scheduler.congested = self._channel_util > self.config.polite_util_percent
+
     def pending_volunteer_texts(self) -> int:
         """Handhelds' texts this kit may still re-publish (its random delay has not run out)."""
         return len(self._volunteer_due)
@@ -270,6 +305,8 @@ class SyncEngine:
             wants=len(self._wants),
             reassembling=len(self.decoder.reassembler),
             frames_rejected=sum(self.decoder.rejected.values()),
+            channel_util_percent=self._channel_util,
+            deferred=self.scheduler.deferred(),
         )
 
     # --- radio side -----------------------------------------------------------------
@@ -320,6 +357,11 @@ class SyncEngine:
         if isinstance(result, Pending):
             self._replies_due.pop(result.uid, None)
             return []
+        if isinstance(result, (Digest, Request)):
+            self._neighbours.pop(from_node, None)
+            self._neighbours[from_node] = now
+            if len(self._neighbours) > self.config.max_peers:
+                del self._neighbours[next(iter(self._neighbours))]
         if isinstance(result, Digest):
             self._on_digest(result, from_node, now)
             return []
@@ -348,6 +390,8 @@ class SyncEngine:
         times = [self.trickle.next_time()]
         times += self._replies_due.values()
         times += (due for due, _ in self._volunteer_due.values())
+        times += (t[0] for t in self._repeats.values())
+        times += (due for due, _ in self._urgent_relays.values())
         if not self.scheduler.is_queued("request"):
             timeout, ride, hold = self.config.request_timeout_s, self._ride_by(now), self.config.piggyback_hold_s
             quiet = self._progress_at + self.config.hole_grace_s
@@ -377,6 +421,11 @@ class SyncEngine:
 
     def _someone_sent(self, uid: Uid, now: float) -> None:
         """A record went on air: our own pending answer for it is now redundant."""
+        relay = self._urgent_relays.get(uid)
+        if relay is not None:
+            relay[1] += 1
+            if relay[1] >= self.config.urgent_relay_copies:
+                del self._urgent_relays[uid]
         self._aired[uid] = now
         self._replies_due.pop(uid, None)
         self.scheduler.cancel(("reply", uid))
@@ -405,6 +454,9 @@ class SyncEngine:
             # origin: while records flow in order, digests are redundant (RFC 6206 lets
             # the protocol define "consistent"); gaps are caught from the next seq anyway.
             self.trickle.heard_consistent()
+        if isinstance(record, (Alert, SiteStatus)) and self.config.urgent_relay_copies:
+            low, high = self.config.urgent_relay_s
+            self._urgent_relays[uid] = [now + self.rng.uniform(low, high), 1]
         if isinstance(record, VolunteerText):
             self._volunteer_due.pop(record.dedup_key, None)
         state = self.store.vector()[uid.origin]
@@ -626,14 +678,33 @@ class SyncEngine:
                 record = VolunteerText(origin=self.node, seq=self.next_seq(), **fields)
                 self.publish(record, now, source=VOLUNTEER_SOURCE)
                 events.append(RecordReceived(record, effective_record(self.store, record.uid)))
+        for uid in [u for u, (due, _) in self._urgent_relays.items() if due <= now]:
+            del self._urgent_relays[uid]
+            self._repeat(uid)
+        for uid, times in list(self._repeats.items()):
+            if times[0] <= now:
+                times.pop(0)
+                self._repeat(uid)
+            if not times:
+                del self._repeats[uid]
         if self.trickle.poll(now):
-            self.scheduler.cancel("digest")  # a digest still waiting for airtime is stale
-            self._enqueue_control(self._next_digest(), "digest")
+            self.scheduler.cancel(DIGEST_SOURCE)  # a digest still waiting for airtime is stale
+            self._enqueue_control(self._next_digest(), DIGEST_SOURCE)
         if not self.scheduler.is_queued("request"):
             request = self._next_request(now)
             if request is not None:
                 self._enqueue_control(request, "request")
         return events
+
+    def _repeat(self, uid: Uid) -> None:
+        """Push an urgent record again (our alert's repeat, or another kit's alert or status
+        relayed by us): a new flood, in its own lane (alerts before statuses)."""
+        record = self.store.get(uid)
+        if record is None or any(self.scheduler.is_queued((k, uid)) for k in ("push", "repeat", "reply")):
+            return  # one copy is already waiting: no need to add another
+        own = record.origin == self.node
+        frames = codec.encode(record, sender=self.radio_node, own=own)
+        self.scheduler.enqueue(frames, LANE_OF_PRIORITY[record.PRIORITY], SYNC_SOURCE, ("repeat", uid), self._reserve(frames))
 
     def _enqueue_control(self, message: Digest | Request, kind: str) -> None:
         """A bounded encoder returns nothing rather than raising into the radio loop: a
@@ -677,8 +748,10 @@ class SyncEngine:
 
         def responder(uid: Uid) -> int:
             w = self._wants[uid]
-            # 2nd try, or many wants at once (every holder then shares the work): anyone.
-            return w.responder if w.attempts == 0 and not bulk else BROADCAST_ANY
+            # 2nd try, many wants at once (every holder then shares the work), or a holder
+            # out of range (a request reaches only our neighbours): anyone.
+            near = now - self._neighbours.get(w.responder, float("-inf")) < self.config.peer_silence_s
+            return w.responder if w.attempts == 0 and not bulk and near else BROADCAST_ANY
 
         target = responder(ready[0][1])
         chosen = sorted(uid for _, uid in ready if responder(uid) == target)[:MAX_REQUESTED]

@@ -34,19 +34,32 @@ class Topology:
     def __init__(self, size: int):
         self.size = size
         self.links: dict[tuple[int, int], Link] = {}
+        self._hearers: dict[int, tuple[int, ...]] | None = None
 
     def link(self, a: int, b: int, loss: float = 0.0, snr: float = 10.0, rssi: int = -60,
              both: bool = True) -> "Topology":
         self.links[(a, b)] = Link(loss, snr, rssi)
         if both:
             self.links[(b, a)] = Link(loss, snr, rssi)
+        self._hearers = None
         return self
 
     def unlink(self, a: int, b: int, both: bool = True) -> "Topology":
         self.links.pop((a, b), None)
         if both:
             self.links.pop((b, a), None)
+        self._hearers = None
         return self
+
+    def hearers(self, tx: int) -> tuple[int, ...]:
+        """The nodes that can hear `tx` (cached: a large mesh must not scan every link
+        for every frame)."""
+        if self._hearers is None:
+            table: dict[int, list[int]] = {}
+            for a, b in self.links:
+                table.setdefault(a, []).append(b)
+            self._hearers = {a: tuple(sorted(bs)) for a, bs in table.items()}
+        return self._hearers.get(tx, ())
 
     @classmethod
     def line(cls, n: int, **link_args) -> "Topology":
@@ -119,7 +132,10 @@ class Medium:
         self.stats: dict[int, RadioStats] = {}
         self._receivers: dict[int, Receiver] = {}
         self._cut: set[tuple[int, int]] = set()
-        self._recent: list[Transmission] = []  # on air or ended within the last minute
+        # Transmissions started within the last minute (and a little more), in start order:
+        # all of them, and per node those it could hear (its own included).
+        self._recent: deque[Transmission] = deque()
+        self._heard: dict[int, deque[Transmission]] = {}
 
     # -- wiring ---------------------------------------------------------------------
     def attach(self, index: int, receiver: Receiver) -> "RadioPort":
@@ -148,37 +164,41 @@ class Medium:
         return self.topology.links.get((tx, rx))
 
     # -- channel state ----------------------------------------------------------------
-    def _prune(self, now: float) -> None:
+    @staticmethod
+    def _prune(recent: deque, now: float) -> deque:
+        # In start order, so a head that ended before the window may hide a later entry
+        # that also did: it stays a little longer, which no computation below minds.
         horizon = now - UTILISATION_WINDOW_S
-        self._recent = [t for t in self._recent if t.end >= horizon]
+        while recent and recent[0].end < horizon:
+            recent.popleft()
+        return recent
+
+    def _heard_at(self, index: int) -> list[Transmission]:
+        """Recent transmissions node `index` could hear (its own included), now."""
+        recent = self._prune(self._heard.get(index, deque()), self.scheduler.now())
+        return [t for t in recent if t.sender == index or self.audible(t.sender, index)]
 
     def on_air(self) -> bool:
         now = self.scheduler.now()
-        return any(t.end > now for t in self._recent)
+        return any(t.end > now for t in self._prune(self._recent, now))
 
     def busy(self, index: int) -> bool:
         now = self.scheduler.now()
-        return any(
-            t.start <= now < t.end and (t.sender == index or self.audible(t.sender, index))
-            for t in self._recent
-        )
+        return any(t.start <= now < t.end for t in self._heard_at(index))
 
     def channel_util_percent(self, index: int) -> float:
         now = self.scheduler.now()
         start = now - UTILISATION_WINDOW_S
-        heard = sum(
-            max(0.0, min(t.end, now) - max(t.start, start))
-            for t in self._recent
-            if t.sender == index or self.audible(t.sender, index)
-        )
+        heard = sum(max(0.0, min(t.end, now) - max(t.start, start)) for t in self._heard_at(index))
         return 100.0 * heard / UTILISATION_WINDOW_S
 
     # -- transmission -----------------------------------------------------------------
     def transmit(self, sender: int, frame: Frame) -> Transmission:
         now = self.scheduler.now()
-        self._prune(now)
         tx = Transmission(sender, frame, now, now + frame.airtime)
-        self._recent.append(tx)
+        self._prune(self._recent, now).append(tx)
+        for index in (sender, *self.topology.hearers(sender)):
+            self._prune(self._heard.setdefault(index, deque()), now).append(tx)
         stats = self.stats[sender]
         stats.tx_frames += 1
         stats.tx_airtime += frame.airtime
@@ -187,20 +207,14 @@ class Medium:
         return tx
 
     def _overlapped_at(self, tx: Transmission, rx: int) -> bool:
-        return any(
-            other is not tx
-            and other.start < tx.end
-            and tx.start < other.end
-            and (other.sender == rx or self.audible(other.sender, rx))
-            for other in self._recent
-        )
+        return any(other is not tx and other.start < tx.end and tx.start < other.end
+                   for other in self._heard_at(rx))
 
     def _deliver(self, tx: Transmission) -> None:
-        for rx, receiver in self._receivers.items():
-            if rx == tx.sender:
-                continue
+        for rx in self.topology.hearers(tx.sender):
+            receiver = self._receivers.get(rx)
             link = self.audible(tx.sender, rx)
-            if link is None:
+            if receiver is None or link is None or rx == tx.sender:
                 continue
             stats = self.stats[rx]
             if self._overlapped_at(tx, rx):

@@ -30,6 +30,12 @@ NUM_RELIABLE_RETX = 3  # transmissions of a want_ack packet, fw ReliableRouter.h
 HOP_MAX = 7  # fw MeshTypes.h
 FLOOD_EXPIRE_S = 10 * 60  # how long (from, id) stays in the dedup history, fw PacketHistory
 NODEINFO_REPLY_THROTTLE_S = 5 * 60  # fw NodeInfoModule: one reply per requester per 5 min
+# fw NodeInfoModule::allocReply: our NodeInfo goes out at most once per 10 minutes (this
+# path); fw MeshService::handleFromRadio asks a new node for its NodeInfo only while the
+# channel is under the polite utilisation (airtime.h polite_channel_util_percent) and the
+# node is at most hop_limit + 2 hops away.
+NEW_NODE_NODEINFO_THROTTLE_S = 10 * 60
+POLITE_CHANNEL_UTIL_PERCENT = 25.0
 MESHTASTIC_PKC_OVERHEAD = 12  # fw CryptoEngine.h: PKI auth tag + nonce
 BITFIELD_OK_TO_MQTT = 1
 
@@ -109,6 +115,7 @@ class SimNode:
         self._nodeinfo_timer: Timer | None = None
         self._reboot_timer: Timer | None = None
         self._nodeinfo_replies: dict[int, float] = {}
+        self._new_node_nodeinfo_at: float | None = None
 
     # -- identity and settings ---------------------------------------------------------
     @property
@@ -590,10 +597,24 @@ class SimNode:
             return
         self.api.deliver(p)
         if not self.state.node_db[sender].user.id and port != Port.NODEINFO_APP:
-            # MeshService::handleFromRadio: introduce ourselves to a node we do not know.
-            self.send_nodeinfo(sender, want_response=True, channel=p.channel)
+            self._introduce(p)
         if p.to == self.node_num and p.want_ack and not replied:
             self._send_ack(Err.NONE, p)
+
+    def _introduce(self, p: mesh_pb2.MeshPacket) -> None:
+        """MeshService::handleFromRadio: introduce ourselves to a node we do not know and ask
+        for its NodeInfo - politely (see NEW_NODE_NODEINFO_THROTTLE_S)."""
+        now = self.scheduler.now()
+        if self.radio is not None and self.radio.channel_util_percent() >= POLITE_CHANNEL_UTIL_PERCENT:
+            return
+        hops_used = p.hop_start - p.hop_limit if p.hop_start >= p.hop_limit else self.hop_limit
+        if hops_used > self.hop_limit + 2:
+            return
+        last = self._new_node_nodeinfo_at
+        if last is not None and now - last < NEW_NODE_NODEINFO_THROTTLE_S:
+            return
+        self._new_node_nodeinfo_at = now
+        self.send_nodeinfo(getattr(p, "from"), want_response=True, channel=p.channel)
 
     def _reply_traceroute(self, request: mesh_pb2.MeshPacket) -> None:
         """TraceRouteModule::allocReply sent through MeshModule::setReplyTo."""

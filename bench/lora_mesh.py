@@ -1,0 +1,241 @@
+"""Kits' sync engines on the firmware-faithful radio simulator, in virtual time.
+
+The radios are `kit.sim` nodes: the firmware's router (managed flooding with an
+SNR-weighted contention window, relay cancellation, hop limit and hop start, want_ack with
+implicit ACKs and up to 3 transmissions, NodeInfo, the duty-cycle gate) on `kit.sim`'s
+medium (listen before talk, collisions at each receiver, half duplex, per-link loss), so
+relays are charged to the relaying radio and channel utilisation is what a node hears.
+Nothing here re-implements the radio: the same code answers the meshtastic library over
+TCP in the tests. What this module adds is the kit's side of the USB cable, as
+kit/radio/service.py does it (PRIVATE_APP broadcasts, want_ack on urgent frames, the
+channel utilisation the radio reports every minute, any packet heard as a sign of life),
+and a virtual clock, so that hours of a 100-kit territory run in minutes.
+"""
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+
+from meshtastic.protobuf import mesh_pb2
+
+from kit.mesh import codec
+from kit.mesh.frame_auth import FrameKeys
+from kit.mesh.records import Record
+from kit.mesh.store import MemoryStore
+from kit.mesh.sync import RecordReceived, SyncConfig, SyncEngine
+from kit.sim.clock import VirtualScheduler
+from kit.sim.medium import Medium, Topology
+from kit.sim.node import BROADCAST, ERRNO_OK, SimNode
+from kit.sim.state import NodeState
+
+PRIVATE_APP = 256
+FIRST_NODE = 0x4B540001
+KIT_KEYS = FrameKeys({1: bytes(range(32))}, 1)
+# fw DeviceTelemetry.h: device metrics (channel utilisation) reach the client every minute.
+TELEMETRY_TO_CLIENT_S = 60.0
+# The kit's pump keeps the radio's TX queue short (fw MAX_TX_QUEUE is 16; relays need room).
+MAX_HANDED_OVER = 4
+SNR_NEAR, SNR_EDGE = 10.0, -15.0
+
+
+def line(n: int, loss: float) -> Topology:
+    topo = Topology(n)
+    for i in range(n - 1):
+        topo.link(i, i + 1, loss=loss, snr=0.0)
+    return topo
+
+
+def random_geometric(n: int, loss: float, degree: float, seed: int) -> tuple[Topology, int]:
+    """Kits scattered on a square, linked when in range, the range set for a mean degree of
+    about `degree`; the SNR falls with distance (far links relay first in managed
+    flooding). Redrawn until connected. Returns the topology and its diameter in hops."""
+    rng = random.Random(seed)
+    radius = math.sqrt(degree / (math.pi * n))
+    while True:
+        points = [(rng.random(), rng.random()) for _ in range(n)]
+        edges = {}
+        for a in range(n):
+            for b in range(a + 1, n):
+                d = math.dist(points[a], points[b])
+                if d < radius:
+                    edges[(a, b)] = SNR_NEAR - (SNR_NEAR - SNR_EDGE) * d / radius
+        topo = Topology(n)
+        for (a, b), snr in edges.items():
+            topo.link(a, b, loss=loss, snr=round(snr, 1))
+        diameter = _diameter(topo, n)
+        if diameter is not None:
+            return topo, diameter
+
+
+def _diameter(topo: Topology, n: int) -> int | None:
+    worst = 0
+    for start in range(n):
+        dist = {start: 0}
+        frontier = [start]
+        while frontier:
+            nxt = []
+            for u in frontier:
+                for v in topo.hearers(u):
+                    if v not in dist:
+                        dist[v] = dist[u] + 1
+                        nxt.append(v)
+            frontier = nxt
+        if len(dist) < n:
+            return None
+        worst = max(worst, max(dist.values()))
+    return worst
+
+
+@dataclass
+class Kit:
+    """One kit: its radio node and, on the USB side, its sync engine."""
+
+    index: int
+    node: SimNode
+    engine: SyncEngine
+    store: MemoryStore
+    stored_at: dict = field(default_factory=dict)  # uid -> when this kit first held it
+    util_samples: list = field(default_factory=list)  # (time, channel utilisation %)
+    handed_over: int = 0
+    refused: int = 0
+    wake_version: int = 0
+
+
+class Territory:
+    def __init__(self, topology: Topology, *, seed: int = 1, hop_limit: int = 3, role: str = "CLIENT",
+                 preset: str = "LONG_FAST", config: SyncConfig = SyncConfig()):
+        self.clock = VirtualScheduler()
+        self.medium = Medium(self.clock, topology, seed=seed)
+        self.config = config
+        self.kits: list[Kit] = []
+        n = topology.size
+        for i in range(n):
+            state = NodeState.fresh(FIRST_NODE + i, long_name=f"Kit {i}", short_name=f"K{i}", preset=preset,
+                                    hop_limit=hop_limit, role=role)
+            node = SimNode(self.clock, state, rng=random.Random(seed * 1000 + i),
+                           first_nodeinfo_delay=30.0 + (i * 10.0) % 600, epoch=1_767_225_600)
+            node.attach_radio(self.medium.attach(i, node))
+            store = MemoryStore()
+            engine = SyncEngine(node.node_num, store, random.Random(seed * 7919 + i), 0.0, config, keys=KIT_KEYS)
+            kit = Kit(i, node, engine, store)
+            node.api = _KitSide(self, kit)
+            self.kits.append(kit)
+            node.boot()
+            self.clock.call_at(i * 0.5, self._telemetry, kit)
+            self._wake(kit)
+
+    @property
+    def now(self) -> float:
+        return self.clock.now()
+
+    def run_until(self, t: float) -> None:
+        self.clock.run_until(t)
+
+    # --- the application ----------------------------------------------------------------
+
+    def publish(self, i: int, make) -> Record:
+        """`make(origin, seq, now)` builds the record; kit i publishes it now."""
+        kit = self.kits[i]
+        record = make(kit.engine.node, kit.engine.next_seq(), int(self.now))
+        kit.engine.publish(record, self.now)
+        kit.stored_at.setdefault(record.uid, self.now)
+        self._wake(kit)
+        return record
+
+    def partition(self, side_a, side_b) -> None:
+        self.medium.partition(side_a, side_b)
+
+    def heal(self) -> None:
+        self.medium.heal()
+
+    # --- the kit's radio loop -------------------------------------------------------------
+
+    def _telemetry(self, kit: Kit) -> None:
+        util = kit.node.radio.channel_util_percent()
+        kit.util_samples.append((self.now, util))
+        kit.engine.channel_utilisation(util, self.now)
+        self._pump(kit)
+        self.clock.call_later(TELEMETRY_TO_CLIENT_S, self._telemetry, kit)
+
+    def _wake(self, kit: Kit) -> None:
+        kit.wake_version += 1
+        t = kit.engine.next_wakeup(self.now)
+        if t is not None:
+            self.clock.call_at(max(t, self.now + 0.001), self._on_wake, kit, kit.wake_version)
+
+    def _on_wake(self, kit: Kit, version: int) -> None:
+        if version == kit.wake_version:
+            self._pump(kit)
+
+    def _pump(self, kit: Kit) -> None:
+        now = self.now
+        self._stamp(kit, kit.engine.tick(now), now)
+        while True:
+            if len(kit.node.tx_queue) >= MAX_HANDED_OVER:
+                return  # the radio's next transmission (on_queue_space) pumps again
+            frame = kit.engine.next_transmission(now)
+            if frame is None:
+                break
+            p = mesh_pb2.MeshPacket(to=BROADCAST, hop_limit=codec.hop_limit_for(frame, kit.node.hop_limit),
+                                    want_ack=codec.is_urgent(frame))
+            p.decoded.portnum = PRIVATE_APP
+            p.decoded.payload = frame
+            if kit.node.send_from_client(p) == ERRNO_OK:
+                kit.handed_over += 1
+            else:
+                kit.refused += 1
+        self._wake(kit)
+
+    def _stamp(self, kit: Kit, events, t: float) -> None:
+        for e in events:
+            if isinstance(e, RecordReceived):
+                kit.stored_at.setdefault(e.record.uid, t)
+
+    def _heard(self, kit: Kit, p: mesh_pb2.MeshPacket) -> None:
+        sender = getattr(p, "from")
+        if sender == kit.node.node_num:
+            return  # a routing answer about our own packet (ACK, MAX_RETRANSMIT)
+        now = self.now
+        kit.engine.peer_heard(sender, now)
+        if p.decoded.portnum == PRIVATE_APP:
+            self._stamp(kit, kit.engine.receive(bytes(p.decoded.payload), sender, now), now)
+        self._wake(kit)
+
+    # --- observations -----------------------------------------------------------------------
+
+    def converged(self) -> bool:
+        first = self.kits[0].store.uids()
+        return all(k.store.uids() == first for k in self.kits[1:])
+
+    def max_window_airtime_s(self, i: int, t_from: float, t_to: float, window_s: float = 3600.0) -> float:
+        """The radio's own transmissions (its kit's frames and every relay, ACK, NodeInfo) in
+        its busiest rolling window starting in [t_from, t_to - window_s]."""
+        log = [(t, a) for t, a in self.medium.stats[i].tx_log if t_from <= t < t_to]
+        worst, lo, acc = 0.0, 0, 0.0
+        for t, a in log:
+            acc += a
+            while log[lo][0] <= t - window_s:
+                acc -= log[lo][1]
+                lo += 1
+            worst = max(worst, acc)
+        return worst
+
+
+class _KitSide:
+    """Stands where PhoneAPI stands: what the radio hands to its client goes to the kit."""
+
+    def __init__(self, territory: Territory, kit: Kit):
+        self.territory, self.kit = territory, kit
+
+    def deliver(self, p: mesh_pb2.MeshPacket) -> None:
+        self.territory._heard(self.kit, p)
+
+    def on_queue_space(self) -> None:
+        self.territory._pump(self.kit)
+
+    def notify(self, message: str, reply_id: int = 0) -> None:
+        pass
+
+    def on_reboot(self, tell_client: bool = True) -> None:
+        pass
