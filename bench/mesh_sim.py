@@ -3,7 +3,8 @@
 For tests and benchmarks only (the protocol-faithful radio simulator is a separate piece).
 The radio layer is modelled simply: every frame is a broadcast flooded by the radios up to
 `hop_limit` relays, each link loses each frame independently with probability `loss`, a
-relay re-sends after the frame ends. Collisions and CSMA are not modelled (loss stands in).
+relay re-sends after the frame ends. Collisions and CSMA are not modelled (loss stands in):
+the firmware-faithful network for that is kit/sim/territory.py (bench/mesh_territory.py).
 Own transmissions are logged per kit to check the duty-cycle budget independently of the
 scheduler's own accounting.
 """

@@ -1,6 +1,6 @@
 """The mesh at the scale of a territory: 5 kits in a line, random meshes of 20, 50 and 100.
 
-Sync engines on the firmware-faithful radio simulator in virtual time (lora_mesh.py):
+Sync engines on the firmware-faithful radio simulator in virtual time (kit/sim/territory.py):
 collisions, listen before talk, managed flooding with relay cancellation, implicit ACKs,
 NodeInfo traffic, the firmware's duty-cycle gate. 20 % loss per link, hop limit 3,
 6 records per kit-hour (the kinds of mesh_codec.SAMPLES, round robin) and 2 alerts an hour
@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from lora_mesh import Territory, line, random_geometric  # noqa: E402
+from kit.sim.territory import Territory, line, random_geometric  # noqa: E402
 from mesh_codec import SAMPLES, T  # noqa: E402
 
 from kit.mesh.records import Alert  # noqa: E402

@@ -83,23 +83,6 @@ def is_urgent(frame: bytes) -> bool:
     return bool(frame) and frame[0] & 0x1F in URGENT_TYPES
 
 
-# How far a frame should travel, as the hop limit the radio puts on it. A record's kit
-# floods it over the whole mesh (the configured hop limit); sync is between neighbours:
-# digests and requests go to the kits in range only (hop limit 0: no relay, as Trickle is
-# meant, RFC 6206 §3), and a record re-sent for a neighbour gets one relay, so that a
-# kit two hops away which lacks it too is served by the same transmission. Kits further
-# away repair from their own neighbours. Flooding every repair over the mesh made each
-# lost frame cost a transmission from every radio, which melted a 20-kit mesh down.
-RESEND_HOPS = 1
-
-
-def hop_limit_for(frame: bytes, configured: int) -> int:
-    if not frame or frame[0] & 0x1F in CONTROL_TYPES:
-        return 0
-    if is_urgent(frame) or len(frame) > 1 and frame[1] & FLAG_OWN:
-        return configured
-    return min(RESEND_HOPS, configured)
-
 
 # --- control messages ---------------------------------------------------------------
 

@@ -236,9 +236,6 @@ class SyncEngine:
         self._progress_at = float("-inf")  # last time a record new to us arrived
         self._healing = False  # a heal is suspected: digests at imin until they agree
         self._repeats: dict[Uid, list[float]] = {}  # own alerts -> when to push them again
-        # Kits heard sending digests or requests, which do not travel beyond the kits in
-        # range (codec.hop_limit_for): our neighbours, the ones a request can reach.
-        self._neighbours: dict[int, float] = {}
         self._urgent_relays: dict[Uid, list] = {}  # others' alerts/statuses -> [due, copies heard]
         self._channel_util = 0.0
 
@@ -357,11 +354,6 @@ class SyncEngine:
         if isinstance(result, Pending):
             self._replies_due.pop(result.uid, None)
             return []
-        if isinstance(result, (Digest, Request)):
-            self._neighbours.pop(from_node, None)
-            self._neighbours[from_node] = now
-            if len(self._neighbours) > self.config.max_peers:
-                del self._neighbours[next(iter(self._neighbours))]
         if isinstance(result, Digest):
             self._on_digest(result, from_node, now)
             return []
@@ -748,10 +740,8 @@ class SyncEngine:
 
         def responder(uid: Uid) -> int:
             w = self._wants[uid]
-            # 2nd try, many wants at once (every holder then shares the work), or a holder
-            # out of range (a request reaches only our neighbours): anyone.
-            near = now - self._neighbours.get(w.responder, float("-inf")) < self.config.peer_silence_s
-            return w.responder if w.attempts == 0 and not bulk and near else BROADCAST_ANY
+            # 2nd try, or many wants at once (every holder then shares the work): anyone.
+            return w.responder if w.attempts == 0 and not bulk else BROADCAST_ANY
 
         target = responder(ready[0][1])
         chosen = sorted(uid for _, uid in ready if responder(uid) == target)[:MAX_REQUESTED]

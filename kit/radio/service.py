@@ -27,6 +27,7 @@ from kit.core import volunteer_commands as commands
 from kit.core import volunteers
 from kit.core.kit import Kit
 from kit.core.radio_port import RadioSpec
+from kit.mesh import codec
 from kit.mesh import records as r
 from kit.mesh.sync import FrameRejected, RecordConflict, RecordReceived
 from kit.radio.pump import EnginePump
@@ -72,7 +73,7 @@ class MeshService:
         self._lock = threading.Lock()
         self._status = {"state": "connecting", "node": None, "queue": 0, "airtime_pct": 0.0,
                         "last_sync": None, "frames_rejected": 0, "error": None, "loop_errors": 0,
-                        "pending_texts": 0, "unknown_key_frames": 0}
+                        "pending_texts": 0, "unknown_key_frames": 0, "channel_util": None, "deferred": 0}
         self.link = RadioLink(spec, self.config.heartbeat_s, self.config.answer_timeout_s, self._set_status)
         self.pump: EnginePump | None = None
         self._replies: deque = deque()        # (node, text) answers to volunteers
@@ -216,7 +217,8 @@ class MeshService:
                          airtime_pct=round(100 * engine_status.airtime_used_ms / 3_600_000, 2),
                          frames_rejected=engine_status.frames_rejected,
                          unknown_key_frames=sum(engine.unknown_key_ids.values()),
-                         pending_texts=engine.pending_volunteer_texts() + len(self._commands))
+                         pending_texts=engine.pending_volunteer_texts() + len(self._commands),
+                         deferred=engine_status.deferred)
         self.pump.save_history()
 
     def _publish_health(self, now: float) -> None:
@@ -240,8 +242,10 @@ class MeshService:
             payload = self.pump.next_payload(now)
             if payload is None:
                 return
+            # Alerts and site statuses with want_ack: the firmware repeats a broadcast that
+            # no neighbour relayed (codec.is_urgent).
             packet = self.link.call("send", "sendData", payload, destinationId=BROADCAST, portNum=256,
-                                    wantAck=False, channelIndex=0)
+                                    wantAck=codec.is_urgent(payload), channelIndex=0)
             if packet is None:
                 self.pump.not_sent(payload)
                 return
@@ -280,6 +284,13 @@ class MeshService:
                     self._note(engine.receive(bytes(decoded.get("payload") or b""), sender, now))
             elif portnum == TEXT_APP and sender and sender != self.link.node:
                 self._heard_text(packet, decoded, sender, now)
+            elif portnum == "TELEMETRY_APP" and sender == self.link.node:
+                # Our radio's device metrics, every minute (fw DeviceTelemetry.h): how busy
+                # it hears the channel decides whether routine traffic waits.
+                metrics = (decoded.get("telemetry") or {}).get("deviceMetrics") or {}
+                if "channelUtilization" in metrics:
+                    engine.channel_utilisation(float(metrics["channelUtilization"]), now)
+                    self._set_status(channel_util=round(float(metrics["channelUtilization"]), 1))
             elif portnum == "ROUTING_APP":
                 reason = (decoded.get("routing") or {}).get("errorReason", "NONE")
                 self.pump.refused(decoded.get("requestId"), reason, now)

@@ -47,6 +47,8 @@ def dashboard():
         pending=len(moderation.pending(db)),
         commands=len(volunteers.pending(db)),
         unknown_key_frames=radio_status().get("unknown_key_frames", 0),
+        channel_util=radio_status().get("channel_util"),
+        deferred=radio_status().get("deferred", 0),
         loop_errors=radio_status().get("loop_errors", 0),
         radio_error=radio_status().get("error"),
         conflicts=rows("SELECT origin, seq, held, heard, from_node, heard_at FROM record_conflicts "

@@ -177,8 +177,7 @@ class Territory:
             frame = kit.engine.next_transmission(now)
             if frame is None:
                 break
-            p = mesh_pb2.MeshPacket(to=BROADCAST, hop_limit=codec.hop_limit_for(frame, kit.node.hop_limit),
-                                    want_ack=codec.is_urgent(frame))
+            p = mesh_pb2.MeshPacket(to=BROADCAST, hop_limit=kit.node.hop_limit, want_ack=codec.is_urgent(frame))
             p.decoded.portnum = PRIVATE_APP
             p.decoded.payload = frame
             if kit.node.send_from_client(p) == ERRNO_OK:
