@@ -17,6 +17,7 @@ SECTIONS = [
     ("Page weight of every resident page", ["bench/pages.py"]),
     ("Footprint: memory, idle CPU, cold start", ["bench/footprint.py", "--idle-seconds", "120"]),
     ("Radio: bytes and airtime per message, sync control share, convergence", ["bench/mesh_codec.py"]),
+    ("Radio at the scale of a territory (firmware-faithful simulator)", ["bench/mesh_territory.py"]),
 ]
 
 

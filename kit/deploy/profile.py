@@ -24,7 +24,13 @@ from kit.storage import settings
 REGIONS = ("EU_868", "EU_433")
 PRESETS = ("LONG_FAST", "LONG_MODERATE", "LONG_SLOW", "MEDIUM_FAST", "MEDIUM_SLOW", "SHORT_FAST",
            "SHORT_SLOW")
+# A kit's radio must relay the kits' PRIVATE_APP frames: every role below does with the
+# rebroadcast_mode ALL the kit's YAML sets (ROUTER and ROUTER_LATE default to
+# CORE_PORTNUMS_ONLY since fw 2.5 and would drop them). A volunteer's handheld is CLIENT,
+# or CLIENT_MUTE where kits already cover its area: a handheld in a crowd of handhelds
+# that all relay multiplies every frame (firmware-config/README.md).
 ROLES = ("CLIENT", "CLIENT_BASE", "CLIENT_MUTE", "ROUTER", "ROUTER_LATE")
+HANDHELD_ROLES = ("CLIENT", "CLIENT_MUTE")
 WIFI_CHANNELS = tuple(range(1, 14))  # 2.4 GHz; 1, 6 or 11 recommended
 KIT_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 INSEE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
@@ -66,6 +72,7 @@ class Radio:
     channel_key: str = ""           # base64 of 32 bytes (AES-256)
     channel_url: str = ""           # or a whole Meshtastic channel URL (contains the key)
     role: str = "CLIENT"
+    handheld_role: str = "CLIENT"   # volunteers' handhelds (kit radio-config --handheld)
     hop_limit: int = 3
     latitude: float | None = None   # fixed position of the kit (optional)
     longitude: float | None = None
@@ -271,6 +278,7 @@ def parse(data: dict, source: str = "kit.toml", *, base_dir: Path | None = None)
         channel_key=r.get("radio.channel_key", str, ""),
         channel_url=r.get("radio.channel_url", str, ""),
         role=r.get("radio.role", str, "CLIENT"),
+        handheld_role=r.get("radio.handheld_role", str, "CLIENT"),
         hop_limit=r.get("radio.hop_limit", int, 3),
         latitude=r.get("radio.latitude", float, None),
         longitude=r.get("radio.longitude", float, None),
@@ -288,6 +296,9 @@ def parse(data: dict, source: str = "kit.toml", *, base_dir: Path | None = None)
     if radio.role not in ROLES:
         r.problem("radio.role", f"{radio.role!r} is not a role for a kit",
                   "use CLIENT (CLIENT_BASE on the best-sited kit, CLIENT_MUTE beside a better node)")
+    if radio.handheld_role not in HANDHELD_ROLES:
+        r.problem("radio.handheld_role", f"{radio.handheld_role!r} is not a role for a volunteer's handheld",
+                  "use CLIENT (CLIENT_MUTE where kits already cover the volunteers' area)")
     if not 1 <= radio.hop_limit <= 7:
         r.problem("radio.hop_limit", f"{radio.hop_limit} is outside 1–7", "use 3")
     if radio.channel_url and (radio.channel_key or radio.channel_name):

@@ -53,7 +53,8 @@ def render(profile: Profile, *, handheld: bool = False) -> str:
                 if fixed else "# location: none given in kit.toml")
     values = {
         "kit_name": profile.kit_name, "owner": _quote(profile.kit_name), "owner_short": _quote(profile.short_name),
-        "channel_url": _quote(channel_url(profile)), "location": location, "role": radio.role,
+        "channel_url": _quote(channel_url(profile)), "location": location,
+        "role": radio.handheld_role if handheld else radio.role,
         "region": radio.region, "preset": radio.preset, "hop_limit": radio.hop_limit,
         "fixed_position": "true" if fixed else "false",
     }
