@@ -15,7 +15,7 @@ import itertools
 import random
 from dataclasses import dataclass, field
 
-from kit.mesh.airtime import payload_airtime_ms
+from kit.mesh.airtime import busiest_window, payload_airtime_ms
 from kit.mesh.records import Record
 from kit.mesh.store import MemoryStore
 from kit.mesh.frame_auth import FrameKeys
@@ -209,12 +209,4 @@ class Network:
         return all(k.store.uids() == first for k in self.kits[1:])
 
     def max_window_airtime_ms(self, i: int, window_s: float = 3600.0) -> float:
-        log = self.kits[i].tx_log
-        worst, lo, acc = 0.0, 0, 0.0
-        for t, ms, _ in log:
-            acc += ms
-            while log[lo][0] <= t - window_s:
-                acc -= log[lo][1]
-                lo += 1
-            worst = max(worst, acc)
-        return worst
+        return busiest_window(((t, ms) for t, ms, _ in self.kits[i].tx_log), window_s)

@@ -131,3 +131,21 @@ def check_requirements(item) -> None:
         ok, why = mark.args
         if not ok:
             environment_skip(why)
+
+
+def engine_output(engine, until: float, now: float = 0.0) -> list:
+    """(decoded message, send time) of everything a SyncEngine transmits until `until`,
+    stepping from one of its wakeups to the next."""
+    from kit.mesh.codec import Decoder
+
+    out = []
+    while now <= until:
+        engine.tick(now)
+        frame = engine.next_transmission(now)
+        if frame is not None:
+            out.append((Decoder().decode(frame, engine.radio_node, now), now))
+        wake = engine.next_wakeup(now)
+        if wake is None:
+            break
+        now = max(wake, now + 1e-3)
+    return out

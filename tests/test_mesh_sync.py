@@ -1,10 +1,26 @@
 import random
 
+from helpers import engine_output
+
 from kit.mesh import codec
 from kit.mesh import records as r
-from kit.mesh.codec import Decoder, Digest, DigestEntry, Request, encode, encode_control, with_wants
+from kit.mesh.codec import (
+    Decoder,
+    Digest,
+    DigestEntry,
+    Request,
+    encode,
+    encode_control,
+    with_wants,
+)
 from kit.mesh.store import MemoryStore, effective_record
-from kit.mesh.sync import Duplicate, FrameRejected, RecordConflict, RecordReceived, SyncEngine
+from kit.mesh.sync import (
+    Duplicate,
+    FrameRejected,
+    RecordConflict,
+    RecordReceived,
+    SyncEngine,
+)
 
 A, B, C = 0x0A, 0x0B, 0x0C
 T0 = 1_767_225_600
@@ -20,32 +36,10 @@ def board(origin, seq, text="Besoin de pelles", **kw):
 
 def sent_until(e: SyncEngine, until: float, now: float = 0.0):
     """Everything `e` transmits until `until`, stepping to each wakeup."""
-    out = []
-    while now <= until:
-        e.tick(now)
-        frame = e.next_transmission(now)
-        if frame is not None:
-            out.append(Decoder().decode(frame, e.node, now))
-        wake = e.next_wakeup(now)
-        if wake is None:
-            break
-        now = max(wake, now + 1e-3)
-    return out
+    return [m for m, _ in engine_output(e, until, now)]
 
 
-def timed(e: SyncEngine, until: float, now: float = 0.0):
-    """As sent_until, with the send time of each message."""
-    out = []
-    while now <= until:
-        e.tick(now)
-        frame = e.next_transmission(now)
-        if frame is not None:
-            out.append((Decoder().decode(frame, e.node, now), now))
-        wake = e.next_wakeup(now)
-        if wake is None:
-            break
-        now = max(wake, now + 1e-3)
-    return out
+timed = engine_output  # as sent_until, with the send time of each message
 
 
 def test_publish_then_receive_elsewhere_is_idempotent():

@@ -2,10 +2,11 @@
 import random
 
 import pytest
+from helpers import engine_output
 
 from kit.mesh import codec
 from kit.mesh import records as r
-from kit.mesh.codec import Decoder, encode
+from kit.mesh.codec import encode
 from kit.mesh.scheduler import Lane
 from kit.mesh.store import MemoryStore
 from kit.mesh.sync import SyncConfig, SyncEngine
@@ -30,16 +31,7 @@ def board(origin, seq):
 
 def sent(e: SyncEngine, until: float, now: float = 0.0):
     """(time, decoded message) of everything `e` sends until `until`."""
-    out = []
-    while now <= until:
-        frame = e.next_transmission(now)
-        if frame is not None:
-            out.append((now, Decoder().decode(frame, e.radio_node, now)))
-        wake = e.next_wakeup(now)
-        if wake is None:
-            break
-        now = max(wake, now + 1e-3)
-    return out
+    return [(t, m) for m, t in engine_output(e, until, now)]
 
 
 def test_alert_and_status_frames_are_urgent_others_are_not():

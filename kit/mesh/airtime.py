@@ -73,3 +73,17 @@ def airtime_ms(on_air_bytes: int, preset: str | Preset = DEFAULT_PRESET) -> floa
 def payload_airtime_ms(payload_len: int, preset: str | Preset = DEFAULT_PRESET) -> float:
     """Time on air of one Meshtastic packet carrying `payload_len` application bytes."""
     return airtime_ms(frame_bytes(payload_len), preset)
+
+
+def busiest_window(log, window_s: float = 3600.0) -> float:
+    """The largest sum of airtime over any rolling window, from (start time, airtime) pairs in
+    time order: what a duty-cycle limit judges (one-hour windows in EU868)."""
+    log = list(log)
+    worst, lo, acc = 0.0, 0, 0.0
+    for t, amount in log:
+        acc += amount
+        while log[lo][0] <= t - window_s:
+            acc -= log[lo][1]
+            lo += 1
+        worst = max(worst, acc)
+    return worst

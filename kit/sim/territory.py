@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from meshtastic.protobuf import mesh_pb2
 
 from kit.mesh import codec
+from kit.mesh.airtime import busiest_window
 from kit.mesh.frame_auth import FrameKeys
 from kit.mesh.records import Record
 from kit.mesh.store import MemoryStore
@@ -210,15 +211,7 @@ class Territory:
     def max_window_airtime_s(self, i: int, t_from: float, t_to: float, window_s: float = 3600.0) -> float:
         """The radio's own transmissions (its kit's frames and every relay, ACK, NodeInfo) in
         its busiest rolling window starting in [t_from, t_to - window_s]."""
-        log = [(t, a) for t, a in self.medium.stats[i].tx_log if t_from <= t < t_to]
-        worst, lo, acc = 0.0, 0, 0.0
-        for t, a in log:
-            acc += a
-            while log[lo][0] <= t - window_s:
-                acc -= log[lo][1]
-                lo += 1
-            worst = max(worst, acc)
-        return worst
+        return busiest_window(((t, a) for t, a in self.medium.stats[i].tx_log if t_from <= t < t_to), window_s)
 
 
 class _KitSide:
