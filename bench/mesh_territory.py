@@ -78,7 +78,7 @@ def run(n: int, seed: int) -> dict:
     peak = max(u for k in net.kits for t, u in k.util_samples if WARM <= t < end)
     return dict(n=n, seed=seed, diameter=diameter, alerts=alerts, records=records, missing=missing,
                 control=control / own if own else 0.0, radio=radio, heard=max(heard), peak=peak,
-                deferred=sum(k.engine.status(net.now).deferred for k in net.kits))
+                refused=sum(k.refused for k in net.kits))
 
 
 def _lanes(net: Territory) -> dict:
@@ -100,9 +100,10 @@ def table(sizes) -> bool:
     print("Territory mesh on the firmware-faithful simulator (20 % loss per link, hop limit 3, 6 rec/kit-h,")
     print("2 alerts/h; 1 h warm-up, 2 h measured, 1 h drain). delay = publish -> every kit holds it (s).")
     print("radio = busiest radio's own + relayed airtime in any rolling hour; heard = the node hearing the")
-    print("channel busiest on average over the measured window (peak: highest one-minute reading).")
+    print("channel busiest on average over the measured window (peak: highest one-minute reading);")
+    print("refused = kit frames the radio refused (duty-cycle gate, full queue), lost in this bench.")
     head = (f"{'kits':>5}{'seeds':>6}{'diam':>5}{'alert p50/p95/max':>19}{'record p50/p95/max':>21}{'missing':>8}"
-            f"{'control':>8}{'radio':>7}{'heard':>7}{'peak':>6}  verdicts")
+            f"{'control':>8}{'radio':>7}{'heard':>7}{'peak':>6}{'refused':>8}  verdicts")
     print(head)
     ok = True
     for n, seeds in sizes:
@@ -115,6 +116,7 @@ def table(sizes) -> bool:
         radio = max(r["radio"] for r in res)
         heard = max(r["heard"] for r in res)
         peak = max(r["peak"] for r in res)
+        refused = sum(r["refused"] for r in res)
         tg = targets(n)
         verdicts = {
             "alert": pct(alerts, 0.95) <= tg["alert_p95"],
@@ -128,7 +130,7 @@ def table(sizes) -> bool:
         print(f"{n:>5}{len(seeds):>6}{diam:>5}"
               f"{pct(alerts, .5):>7.0f}/{pct(alerts, .95):>5.0f}/{max(alerts or [float('nan')]):>5.0f}"
               f"{pct(records, .5):>9.0f}/{pct(records, .95):>5.0f}/{max(records or [float('nan')]):>5.0f}"
-              f"{missing:>8}{control:>8.1%}{radio:>7.1%}{heard:>6.0f}%{peak:>5.0f}%  "
+              f"{missing:>8}{control:>8.1%}{radio:>7.1%}{heard:>6.0f}%{peak:>5.0f}%{refused:>8}  "
               + " ".join(f"{k}:{'PASS' if v else 'FAIL'}" for k, v in verdicts.items())
               + f"   ({time.time() - t0:.0f} s)")
     print("Targets: alert p95 <= 60 s (5 kits) / 120 s (20-100); every record delivered, p95 <= 10 min / 30 min;")

@@ -98,7 +98,8 @@ class Kit:
     store: MemoryStore
     stored_at: dict = field(default_factory=dict)  # uid -> when this kit first held it
     util_samples: list = field(default_factory=list)  # (time, channel utilisation %)
-    handed_over: int = 0
+    # Frames the radio refused (its duty-cycle gate, a full queue): lost here, where the
+    # kit's pump would hand them over again later (kit/radio/pump.py).
     refused: int = 0
     wake_version: int = 0
 
@@ -144,12 +145,6 @@ class Territory:
         self._wake(kit)
         return record
 
-    def partition(self, side_a, side_b) -> None:
-        self.medium.partition(side_a, side_b)
-
-    def heal(self) -> None:
-        self.medium.heal()
-
     # --- the kit's radio loop -------------------------------------------------------------
 
     def _telemetry(self, kit: Kit) -> None:
@@ -181,9 +176,7 @@ class Territory:
             p = mesh_pb2.MeshPacket(to=BROADCAST, hop_limit=kit.node.hop_limit, want_ack=codec.is_urgent(frame))
             p.decoded.portnum = PRIVATE_APP
             p.decoded.payload = frame
-            if kit.node.send_from_client(p) == ERRNO_OK:
-                kit.handed_over += 1
-            else:
+            if kit.node.send_from_client(p) != ERRNO_OK:
                 kit.refused += 1
         self._wake(kit)
 
@@ -203,10 +196,6 @@ class Territory:
         self._wake(kit)
 
     # --- observations -----------------------------------------------------------------------
-
-    def converged(self) -> bool:
-        first = self.kits[0].store.uids()
-        return all(k.store.uids() == first for k in self.kits[1:])
 
     def max_window_airtime_s(self, i: int, t_from: float, t_to: float, window_s: float = 3600.0) -> float:
         """The radio's own transmissions (its kit's frames and every relay, ACK, NodeInfo) in
