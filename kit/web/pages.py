@@ -13,6 +13,7 @@ from kit.web import i18n
 from kit.web.common import kit_state
 from kit.web.connection import get_db
 from kit.web.i18n import _
+from kit.web.redirects import safe_target
 
 bp = Blueprint("pages", __name__)
 
@@ -150,10 +151,7 @@ def set_lang(lang: str):
     """The visible language switch: a link, remembered in a cookie for a year."""
     if lang not in i18n.LANGS:
         abort(404)
-    target = request.args.get("next", "/")
-    if not target.startswith("/") or target.startswith("//"):
-        target = "/"  # only our own pages: no open redirect
-    response = redirect(target, 303)
+    response = redirect(safe_target(request.args.get("next")), 303)
     response.set_cookie(i18n.COOKIE, lang, max_age=365 * 86400, httponly=True, samesite="Lax")
     return response
 

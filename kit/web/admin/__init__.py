@@ -19,6 +19,7 @@ from kit.core.kit import Entry
 from kit.web.common import client_ip
 from kit.web.connection import current_kit, get_db
 from kit.web.i18n import _
+from kit.web.redirects import login_redirect, safe_target
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -82,7 +83,7 @@ def requires(role: str):
                     response.status_code = 401
                     response.headers["WWW-Authenticate"] = 'Basic realm="kit", charset="UTF-8"'
                     return response
-                return redirect(f"/admin/login?next={request.path}", 303)
+                return redirect(login_redirect(request.path), 303)
             if not auth.can(user["role"], role):
                 if request.path.startswith("/api/"):
                     return jsonify({"error": _("Your role does not allow this.")}), 403
@@ -108,8 +109,7 @@ def login():
         session.clear()
         session["user"], session["stamp"] = user["name"], user["stamp"]
         current_kit().log(Entry(user["name"], "web", "login", verification="a_verifier"))
-        target = request.args.get("next", "/admin/")
-        return redirect(target if target.startswith("/admin/") else "/admin/", 303)
+        return redirect(safe_target(request.args.get("next"), "/admin/", prefix="/admin/"), 303)
     return render_template("admin/login.html", error=error, name=name)
 
 
