@@ -31,9 +31,16 @@ def new_password() -> str:
     return "-".join("".join(secrets.choice(alphabet) for _ in range(4)) for _ in range(5))
 
 
+def account_key(name: str) -> str | None:
+    """The one normalisation of an account name (forms, HTTP Basic, limits, the CLI): trimmed
+    and lower-case; None when no account can have it."""
+    key = name.strip().lower() if isinstance(name, str) else ""
+    return key if 2 <= len(key) <= 32 and set(key) <= NAME_CHARS else None
+
+
 def check_name(name: str) -> str:
-    name = name.strip().lower()
-    if not 2 <= len(name) <= 32 or not set(name) <= NAME_CHARS:
+    name = account_key(name) or ""
+    if not name:
         raise AccountError("account names are 2–32 characters: a-z, 0-9, dot, dash, underscore")
     return name
 
@@ -68,7 +75,7 @@ def set_password(db, name: str, password: str | None = None) -> str:
 
 
 def set_disabled(db, name: str, disabled: bool) -> None:
-    if not db.execute("UPDATE users SET disabled = ? WHERE name = ?", [int(disabled), name]).rowcount:
+    if not db.execute("UPDATE users SET disabled = ? WHERE name = ?", [int(disabled), account_key(name)]).rowcount:
         raise AccountError(f"no account {name!r}")
 
 
@@ -80,7 +87,7 @@ def users(db) -> list[dict]:
 def verify(db, name: str, password: str) -> dict | None:
     """The account if the password is right and the account enabled, else None."""
     row = db.execute("SELECT name, role, password_hash, disabled FROM users WHERE name = ?",
-                     [name.strip().lower()]).fetchone()
+                     [account_key(name)]).fetchone()
     ok = check_password_hash(row[2] if row else _DUMMY_HASH, password)
     if not row or not ok or row[3]:
         return None

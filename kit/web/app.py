@@ -10,7 +10,7 @@ from kit.core import config as kit_config
 from kit.core.kit import Kit
 from kit.web import admin, api, api_operator, board, connection, errors, forms, healthz, http, i18n, pages, portal, safe
 from kit.web.page_cache import PageCache
-from kit.web.ratelimit import RateLimiter
+from kit.web.ratelimit import Backoff, RateLimiter
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -56,7 +56,7 @@ def create_app(config: dict | None = None, kit: Kit | None = None) -> Flask:
     errors.init_app(app)
     blueprints = [pages.bp, board.bp, safe.bp, portal.bp, api.bp, healthz.bp]
     if admin_side:
-        app.extensions["login_limiter"] = RateLimiter({"ip": admin.LOGIN_LIMITS, "name": admin.LOGIN_LIMITS})
+        app.extensions["login_limiters"] = (Backoff(**admin.LOGIN_PAIR), Backoff(**admin.LOGIN_ADDRESS))
         blueprints += [*admin.blueprints(), api_operator.bp]
         csrf.exempt(api_operator.bp)
     for blueprint in blueprints:
