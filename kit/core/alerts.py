@@ -6,9 +6,11 @@ keeps them as compact enums for the radio.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from datetime import datetime
 
+from kit.core import text
 from kit.core.messages import _
 from kit.mesh import records as r
 from kit.storage.json_records import parse_uid
@@ -19,6 +21,7 @@ ENUMS = {
     "msg_type": r.MsgType, "category": r.Category, "urgency": r.Urgency, "severity": r.Severity,
     "certainty": r.Certainty, "response_type": r.ResponseType,
 }
+LATEST = 2**32  # unix seconds (year 2106): what the radio record and every clock here can hold
 DEFAULTS = {"msg_type": "Alert", "category": "Safety", "urgency": "Immediate", "severity": "Severe",
             "certainty": "Likely", "response_type": "Shelter"}
 
@@ -40,14 +43,23 @@ def parse_time(value) -> int | None:
     if value in (None, ""):
         return None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # 1e20 or inf (1e999 in JSON) would overflow SQLite and the record's fields.
+        if not (math.isfinite(value) and 0 <= value < LATEST):
+            raise AlertError(_("'expires': not a date-time: %(value)s", value=repr(value)[:40]))
         return int(value)
     try:
         moment = datetime.fromisoformat(str(value))
     except ValueError:
-        raise AlertError(_("'expires': not a date-time: %(value)s", value=repr(value))) from None
+        raise AlertError(_("'expires': not a date-time: %(value)s", value=repr(value)[:40])) from None
     if moment.tzinfo is None:
         raise AlertError(_("'expires': give the time zone offset, e.g. 2026-11-22T18:00:00+01:00"))
-    return int(moment.timestamp())
+    try:
+        unix = int(moment.timestamp())
+    except (OverflowError, ValueError, OSError):  # year 9999 with an offset, say
+        unix = LATEST
+    if not 0 <= unix < LATEST:
+        raise AlertError(_("'expires': not a date-time: %(value)s", value=repr(value)[:40]))
+    return unix
 
 
 def fields_from(data: dict) -> dict:
@@ -65,6 +77,8 @@ def fields_from(data: dict) -> dict:
         value = value.strip()
         if name in ("event", "headline") and not value:
             raise AlertError(_("'%(field)s' is required", field=name))
+        if text.bad_character(value):
+            raise AlertError(_("'%(field)s': holds a control or direction-override character", field=name))
         if len(value) > limit:
             raise AlertError(_("'%(field)s': %(count)d characters, the limit is %(limit)d",
                                  field=name, count=len(value), limit=limit))
@@ -73,6 +87,8 @@ def fields_from(data: dict) -> dict:
     if fields["expires"] is not None and fields["expires"] <= time.time():
         raise AlertError(_("'expires' is already past"))
     references = data.get("references") or None
+    if references is not None and not isinstance(references, str):
+        raise AlertError(_("'%(field)s': %(problem)s", field="references", problem="not a record id"))
     if fields["msg_type"] != r.MsgType.ALERT:
         if not references:
             raise AlertError(_("an Update or a Cancel gives 'references': the id of the alert it replaces"))

@@ -30,7 +30,7 @@ from nacl.signing import VerifyKey
 from kit.core.messages import _
 from kit.crypto.signing import public_key_text
 from kit.exchange.vulnerable import Register
-from kit.storage import json_records, settings
+from kit.storage import json_records, settings, strict_json
 from kit.storage.db import schema_version, transaction
 from kit.storage.projections import project, trusted_keys
 from kit.storage.sqlite_store import SqliteStore
@@ -93,7 +93,7 @@ def open_bundle(blob: bytes, trusted: list[bytes]) -> dict:
     if len(blob) > MAX_BYTES:
         raise BundleError(_("The bundle is too large."))
     try:
-        envelope = json.loads(blob)
+        envelope = strict_json.loads(blob)
         if envelope.get("format") != FORMAT:
             raise ValueError
     except (ValueError, AttributeError, UnicodeDecodeError):
@@ -115,7 +115,10 @@ def open_bundle(blob: bytes, trusted: list[bytes]) -> dict:
     except (BadSignatureError, CryptoError, ValueError):
         raise BundleError(_("The bundle's signature does not match its content: it was changed or "
                             "damaged. Nothing was imported.")) from None
-    return json.loads(body)
+    try:
+        return strict_json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise BundleError(_("This bundle is damaged or unsigned.")) from None
 
 
 def _records(data: dict) -> list:
@@ -123,9 +126,12 @@ def _records(data: dict) -> list:
     parsed = []
     for item in data.get("records", []):
         try:
-            parsed.append(json_records.loads(item["kind"], int(item["origin"]), int(item["seq"]),
-                                             int(item["created_at"]), bool(item["exercise"]), item["body"]))
-        except (KeyError, TypeError, ValueError) as exc:
+            origin, seq, created_at = (int(item[k]) for k in ("origin", "seq", "created_at"))
+            if not (0 <= origin < 2**32 and 0 < seq < 2**63 and 0 <= created_at < 2**63):
+                raise ValueError("origin, seq or created_at out of range")
+            parsed.append(json_records.loads(item["kind"], origin, seq, created_at, bool(item["exercise"]),
+                                             item["body"]))
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise BundleError(_("A record in the bundle is not valid: %(error)s", error=str(exc))) from None
     return parsed
 

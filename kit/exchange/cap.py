@@ -26,7 +26,8 @@ from kit.storage import settings
 
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
 MAX_BYTES = 256 * 1024
-OUR_IDENTIFIER = re.compile(r"^kit-([0-9a-f]{8})-(\d+)$")
+# ASCII digits only (\d would take any script's digits) and within SQLite's integers.
+OUR_IDENTIFIER = re.compile(r"^kit-([0-9a-f]{8})-([0-9]{1,18})$", re.ASCII)
 ET.register_namespace("", NS)
 
 

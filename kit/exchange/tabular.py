@@ -142,7 +142,8 @@ def _check(column: dict, kind: Kind, raw: str):
     if "INT" in ctype:
         if name == "sms_only" and raw.lower() in ("true", "false", "oui", "non"):
             return int(raw.lower() in ("true", "oui"))
-        if not re.fullmatch(r"-?\d+", raw) or (int(raw) < 0 and name in ("capacity", "present")):
+        # ASCII digits that SQLite can hold (\d takes any script's digits, 10**20 overflows).
+        if not re.fullmatch(r"-?[0-9]{1,18}", raw) or (int(raw) < 0 and name in ("capacity", "present")):
             raise ValueError(_("a whole number"))
         return int(raw)
     if "REAL" in ctype:
@@ -173,7 +174,10 @@ def parse_csv(db, name: str, data: bytes) -> list[dict]:
     # French spreadsheets save with ";": the header row (plain column names) tells which.
     header_line = text.split("\n", 1)[0]
     delimiter = max(",;\t", key=header_line.count)
-    lines = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    try:
+        lines = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    except csv.Error as exc:  # a cell over csv's 128 KB field limit, a quote never closed…
+        raise ImportError_([RowError(0, "", _("the file is not valid CSV: %(error)s", error=str(exc)))]) from None
     if not lines:
         raise ImportError_([RowError(1, "", _("the file is empty"))])
     header = [h.strip() for h in lines[0]]

@@ -7,12 +7,14 @@ the kind's own fields: enums as their names (readable in a RETEX export), uids a
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import fields
 from enum import Enum, IntFlag
 from functools import cache
 from typing import get_type_hints
 
 from kit.mesh.records import RECORD_TYPES, Record, Uid
+from kit.storage import strict_json
 
 IDENTITY = ("origin", "seq", "created_at", "exercise")
 TYPE_OF_KIND = {cls.KIND: cls for cls in RECORD_TYPES}
@@ -22,12 +24,16 @@ def format_uid(uid: Uid) -> str:
     return f"{uid.origin:08x}-{uid.seq}"
 
 
+UID_TEXT = re.compile(r"([0-9a-fA-F]{8})-([0-9]{1,19})", re.ASCII)
+
+
 def parse_uid(text: str) -> Uid:
     """'0a1b2c3d-12' → Uid(0x0a1b2c3d, 12); ValueError on anything else."""
-    origin, _, seq = text.partition("-")
-    if len(origin) != 8 or not seq.isdigit():
-        raise ValueError(f"not a record id: {text!r}")
-    return Uid(int(origin, 16), int(seq))
+    # ASCII only and within SQLite's integers: int() would also read "１２", " 1_2" or 10**20.
+    match = UID_TEXT.fullmatch(text) if isinstance(text, str) else None
+    if match is None or int(match[2]) >= 2**63:
+        raise ValueError(f"not a record id: {str(text)[:40]!r}")
+    return Uid(int(match[1], 16), int(match[2]))
 
 
 def _to_plain(value):
@@ -71,7 +77,7 @@ def _converters(cls: type[Record]) -> dict:
 
 def loads(kind: str, origin: int, seq: int, created_at: int, exercise: bool, text: str) -> Record:
     cls = TYPE_OF_KIND[kind]
-    values = json.loads(text)
+    values = strict_json.loads(text)  # bundles bring bodies from outside
     for name, convert in _converters(cls).items():
         if values.get(name) is not None:
             values[name] = convert(values[name])

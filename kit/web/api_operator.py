@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from kit.core import alerts, journal, moderation
+from kit.core.text import bad_character
 from kit.core.volunteer_commands import NEEDS, STATES
 from kit.mesh import records as r
 from kit.storage import queries as records
@@ -15,6 +16,7 @@ from kit.storage import settings
 from kit.storage.names import name_key
 from kit.web.admin import current_user, requires
 from kit.web.admin.view import note
+from kit.web.api import json_body
 from kit.web.common import whole_number
 from kit.web.connection import current_kit, get_db
 from kit.web.i18n import _, tr
@@ -26,11 +28,6 @@ def error(message: str, status: int = 400):
     return jsonify({"error": message}), status
 
 
-def body() -> dict | None:
-    data = request.get_json(silent=True)
-    return data if isinstance(data, dict) else None
-
-
 def who() -> str:
     return current_user()["name"]
 
@@ -38,7 +35,7 @@ def who() -> str:
 @bp.post("/alerts")
 @requires("operator")
 def create_alert():
-    data = body()
+    data = json_body()
     if data is None:
         return error(_("The body must be a JSON object."))
     try:
@@ -51,7 +48,7 @@ def create_alert():
 @bp.post("/mode")
 @requires("operator")
 def set_mode():
-    data = body()
+    data = json_body()
     if data is None:
         return error(_("The body must be a JSON object."))
     changes = {}
@@ -89,7 +86,7 @@ def moderation_queue():
 @bp.post("/moderation/<int(max=2147483647):post_id>")
 @requires("operator")
 def moderate(post_id: int):
-    data = body() or {}
+    data = json_body() or {}
     decision = data.get("decision")
     try:
         if decision == "approve":
@@ -106,7 +103,7 @@ def moderate(post_id: int):
 @bp.post("/messages/<uid>/hide")
 @requires("operator")
 def hide(uid: str):
-    data = body() or {}
+    data = json_body() or {}
     try:
         record = current_kit().hide_message(uid, who(), str(data.get("reason", "")), "api")
     except moderation.ModerationError as exc:
@@ -117,10 +114,12 @@ def hide(uid: str):
 @bp.post("/messages/<uid>/correct")
 @requires("operator")
 def correct(uid: str):
-    data = body() or {}
+    data = json_body() or {}
     text = data.get("text")
     if not isinstance(text, str) or not text.strip() or len(text) > 280:
         return error(_("'text' is required (280 characters at most)."))
+    if bad_character(text):
+        return error(_("'text' holds a control or direction-override character."))
     try:
         record = current_kit().correct_message(uid, text.strip(), who(), "api")
     except moderation.ModerationError as exc:
@@ -141,10 +140,12 @@ def read_journal():
 @requires("volunteer")
 def write_journal():
     """A line in the main courante: information received by phone, on foot, by radio…"""
-    data = body() or {}
+    data = json_body() or {}
     detail = data.get("detail")
     if not isinstance(detail, str) or not detail.strip():
         return error(_("'detail' is required."))
+    if bad_character(detail + str(data.get("subject", ""))):
+        return error(_("'detail' holds a control or direction-override character."))
     entry = note("note", str(data.get("subject", ""))[:120], detail.strip(), source="api",
                  verification="a_verifier")
     return jsonify({"id": entry}), 201
@@ -153,7 +154,7 @@ def write_journal():
 @bp.post("/journal/<int(max=2147483647):entry>/verification")
 @requires("operator")
 def verify_entry(entry: int):
-    state = (body() or {}).get("state")
+    state = (json_body() or {}).get("state")
     try:
         found = current_kit().verify_entry(entry, state, who(), "api")
     except ValueError:
@@ -165,7 +166,7 @@ def verify_entry(entry: int):
 @requires("volunteer")
 def site_status(slug: str):
     """A site's status from the field: shown on every kit (a SiteStatus record)."""
-    data = body() or {}
+    data = json_body() or {}
     site = get_db().execute("SELECT position, name FROM sites WHERE slug = ?", [slug]).fetchone()
     if site is None:
         return error(_("No such site."), 404)

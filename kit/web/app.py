@@ -4,10 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFProtect
 
 from kit.core import config as kit_config
 from kit.core.kit import Kit
+from kit.storage import strict_json
 from kit.web import admin, api, api_operator, board, connection, errors, forms, healthz, http, i18n, pages, portal, safe
 from kit.web.page_cache import PageCache
 from kit.web.ratelimit import Backoff, RateLimiter
@@ -28,6 +30,14 @@ WEB_DEFAULTS = {
 }
 
 
+class StrictJSON(DefaultJSONProvider):
+    """Request bodies parsed with limits (depth, finite numbers, no lone surrogates): a bad
+    body is a ValueError, so request.get_json(silent=True) gives None and the API a 400."""
+
+    def loads(self, s, **kwargs):
+        return strict_json.loads(s)
+
+
 def create_app(config: dict | None = None, kit: Kit | None = None) -> Flask:
     """A kit's web app. config["LISTENER"] says whom it serves: "resident" (the Wi-Fi:
     public pages, captive portal) or "admin" (the operators' separate listener: the same
@@ -36,6 +46,7 @@ def create_app(config: dict | None = None, kit: Kit | None = None) -> Flask:
     if kit is None:
         kit = Kit(config if config is not None else kit_config.build())
     app = Flask(__name__, template_folder=str(TEMPLATES), static_folder=None)
+    app.json = StrictJSON(app)
     app.config.update(WEB_DEFAULTS)
     app.config.update(kit.config)
     app.config.update(config or {})

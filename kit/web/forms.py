@@ -7,19 +7,12 @@ from urllib.parse import unquote_to_bytes
 
 from flask import g, has_request_context, request
 
+from kit.core import text
 from kit.web.i18n import _
 
 MAX_TEXT = 280   # fits in two radio frames once packed
 MAX_NAME = 40
 MAX_NOTE = 140
-ALLOWED_CONTROLS = {"\n", "\t"}
-
-
-def _bad_characters(value: str) -> bool:
-    # U+FFFD is what the form decoder makes of bytes that were not valid UTF-8.
-    return "\ufffd" in value or any(
-        unicodedata.category(c) == "Cc" and c not in ALLOWED_CONTROLS for c in value
-    )
 
 
 def find_undecodable_fields() -> None:
@@ -51,7 +44,7 @@ def check(value: str, label: str, *, max_len: int, required: bool, min_len: int 
         return _("%(field)s: some characters could not be read. Please type them again.", field=label)
     if not value:
         return _("%(field)s: please write something.", field=label) if required else None
-    if _bad_characters(value):
+    if text.bad_character(value):
         return _("%(field)s: some characters could not be read. Please type them again.", field=label)
     if len(value) > max_len:
         return _("%(field)s: %(count)d characters, the limit is %(limit)d. Please shorten it.",

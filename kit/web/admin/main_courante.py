@@ -25,9 +25,12 @@ LIMIT = 1000
 def day_start(text: str) -> int | None:
     """Unix time of a day's local midnight ('2026-11-22'), None if not a date."""
     try:
-        return int(datetime.combine(date.fromisoformat(text), datetime.min.time()).astimezone().timestamp())
+        day = date.fromisoformat(text)
     except ValueError:
         return None
+    if not 1970 <= day.year <= 9000:  # the day after 9999-12-31 overflows (it answered 500)
+        return None
+    return int(datetime.combine(day, datetime.min.time()).astimezone().timestamp())
 
 
 def filters() -> tuple[dict, list[str]]:
@@ -68,7 +71,7 @@ def render(values: dict, errors: list[str], status: int = 200):
         errors=filter_errors + errors, channels=CHANNELS, states=journal.STATES, limit=LIMIT,
         full=auth.can(role(), "operator"), back=urlencode({k: v for k, v in chosen.items() if v}),
         added=request.args.get("ok", ""), now=time.time(),
-    ), status
+    ), 400 if filter_errors and status == 200 else status
 
 
 @bp.get("/main-courante")
