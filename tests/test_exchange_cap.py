@@ -155,7 +155,14 @@ def test_foreign_file_french_info_and_defaults(kits):
     (MINIMAL.format(status="Test").encode(), "not for the public"),
     (b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "y">]><alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"/>',
      "DOCTYPE"),
-    (b'<!doctype alert SYSTEM "file:///etc/passwd"><alert/>', "DOCTYPE"),
+    # lower-case "doctype" is not XML at all: expat stops there, before reading any entity
+    (b'<!doctype alert SYSTEM "file:///etc/passwd"><alert/>', "well-formed"),
+    # issue 13: a byte regex missed UTF-16 and let internal entities expand
+    ('<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE a [<!ENTITY x "y">]>'
+     '<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">&x;</alert>'.encode("utf-16"), "DOCTYPE"),
+    (MINIMAL.format(status="Actual").replace('<?xml version="1.0" encoding="UTF-8"?>',
+     '<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE alert [<!ENTITY big "Montez">]>')
+     .replace("Vigilance orange vent", "&big;").encode("utf-16"), "DOCTYPE"),
     (b"<alert xmlns='urn:oasis:names:tc:emergency:cap:1.1'><identifier>x</identifier></alert>", "CAP 1.2"),
     (b"<alert", "well-formed"),
     (b"<x>" + b" " * (cap.MAX_BYTES + 1) + b"</x>", "larger"),

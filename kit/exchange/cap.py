@@ -8,9 +8,9 @@ deduplicate it; sender = the origin kit's id; status Exercise (with the drill na
 Import: a CAP file vouches for nothing by itself (anyone can write one), so importing one
 makes a NEW alert that this kit signs, as if an operator had typed it; the file's
 (sender, identifier) is remembered in `cap_imports` so an imported Update or Cancel finds
-the alert it replaces and the same file is not imported twice. Parsing uses the standard
-library with a size limit and refuses DOCTYPE and entity declarations (no XXE, no entity
-expansion).
+the alert it replaces and the same file is not imported twice. Parsing uses defusedxml with
+a size limit and refuses any DOCTYPE, so no entity (internal or external) is ever expanded,
+whatever the file's encoding (a byte regex let UTF-16 files and internal entities through).
 """
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ import re
 import time
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
+
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as defused
 
 from kit.core import alerts
 from kit.core.messages import _, message_of
@@ -109,10 +112,10 @@ def parse(data: bytes) -> dict:
     """A CAP 1.2 document → the fields the kit keeps (CAP names), or CapError."""
     if len(data) > MAX_BYTES:
         raise CapError(_("The CAP file is larger than %(size)d KB.", size=MAX_BYTES // 1024))
-    if re.search(rb"<!\s*(DOCTYPE|ENTITY)", data, re.IGNORECASE):
-        raise CapError(_("The CAP file declares a DOCTYPE or entities: refused for safety."))
     try:
-        root = ET.fromstring(data)
+        root = defused.fromstring(data, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException:
+        raise CapError(_("The CAP file declares a DOCTYPE or entities: refused for safety.")) from None
     except ET.ParseError as exc:
         raise CapError(_("The CAP file is not well-formed XML: %(error)s", error=str(exc))) from None
     if root.tag != f"{{{NS}}}alert":
