@@ -1,7 +1,7 @@
 """JSON API (v1), documented by /api/openapi.json. Same rules as the forms."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from kit.core.moderation import POST_TYPES
 from kit.storage import queries as records
@@ -112,8 +112,12 @@ def lookup_checkin():
 
 @bp.get("/v1/alerts")
 def alerts():
+    """Residents get verified alerts only, like the home page: an unsigned or forged alert
+    is never official for them, whatever the flag says (issue 13). The crisis cell's
+    listener lists every active alert, with `verified`, so operators can check the others."""
+    residents = current_app.config["LISTENER"] != "admin"
     items = []
-    for a in records.active_alerts(get_db()):
+    for a in records.active_alerts(get_db(), verified_only=residents):
         items.append({
             "id": a["id"], "status": a["status"], "msg_type": a["msg_type"],
             "references": a["references_id"] or None, "category": a["category"], "event": a["event"],
