@@ -9,7 +9,8 @@ from kit.web.openapi import document
 
 @pytest.fixture(scope="module")
 def spec():
-    return document()
+    """The operators' listener's document: every route (the residents' is a part of it)."""
+    return document("admin")
 
 
 def validate(spec, schema, instance):
@@ -51,10 +52,18 @@ def test_every_api_route_is_documented(app, admin_app, spec):
     operator_only = {(p, m) for p, ops in spec["paths"].items() for m, op in ops.items() if "security" in op}
     assert api_routes(app) == documented - operator_only   # the Wi-Fi side: public routes only
     assert api_routes(admin_app) == documented
+    residents = document("resident")
+    assert {(p, m) for p, ops in residents["paths"].items() for m in ops} == api_routes(app)
 
 
-def test_openapi_served(client, spec):
-    assert client.get("/api/openapi.json").json == spec
+def test_openapi_served(client, admin_app, spec):
+    """Each listener serves its own document: the residents' never names operator routes
+    (issue 13 item 14)."""
+    public = client.get("/api/openapi.json").json
+    assert public == document("resident")
+    assert not [p for p, ops in public["paths"].items() for op in ops.values() if "security" in op]
+    assert "securitySchemes" not in public["components"]
+    assert admin_app.test_client().get("/api/openapi.json").json == spec
 
 
 def test_read_routes_match_their_schemas(client, spec):

@@ -30,7 +30,7 @@ def json_body() -> dict | None:
 
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(document())
+    return jsonify(document(current_app.config["LISTENER"]))
 
 
 @bp.get("/v1/status")

@@ -28,6 +28,26 @@ def error(message: str, status: int = 400):
     return jsonify({"error": message}), status
 
 
+@bp.before_request
+def only_json_from_this_origin():
+    """Cross-site request forgery (issue 13): a browser sends a cross-site form (urlencoded,
+    multipart, text/plain) with no preflight, and with the operator's cookie or the Basic
+    credentials it cached. So every change here needs a JSON body, which a foreign page can
+    only send after a CORS preflight the kit never grants (Fetch standard, "CORS-safelisted
+    request-header"), and a browser's request must come from this origin: Origin (RFC 6454
+    §7) and Sec-Fetch-Site (Fetch Metadata) are checked when present; scripts send neither."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return None
+    if request.mimetype != "application/json":
+        return error(_("Send a JSON body (Content-Type: application/json)."), 415)
+    origin = request.headers.get("Origin")
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    if (origin is not None and origin != request.host_url.rstrip("/")) or \
+            fetch_site not in (None, "same-origin", "none"):
+        return error(_("Refused: this request comes from another site."), 403)
+    return None
+
+
 def who() -> str:
     return current_user()["name"]
 

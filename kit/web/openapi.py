@@ -226,6 +226,8 @@ def operator(summary: str, body: dict | None, created: dict, *, ok="201", errors
                  | {code: answer("Refused; `error` says why.", ref("Error")) for code in errors}}
     if body is not None:
         operation["requestBody"] = {"required": True} | json_content(body)
+        operation["responses"]["415"] = answer("The body is not JSON (Content-Type: application/json).",
+                                               ref("Error"))
     if params:
         operation["parameters"] = list(params)
     return operation
@@ -310,14 +312,23 @@ def _merged_paths() -> dict:
     return paths
 
 
-@lru_cache(maxsize=1)
-def document() -> dict:
+@lru_cache(maxsize=2)
+def document(listener: str = "resident") -> dict:
+    """The document of one listener: residents' never names the operators' routes (issue 13)."""
+    if listener == "admin":
+        return {
+            "openapi": "3.1.0",
+            "info": {"title": "Kit tous risques (crisis cell)", "version": "1",
+                     "description": "Offline crisis kit: the public API, and the crisis cell's "
+                                    "operations, served only on the operators' listener."},
+            "paths": _merged_paths(),
+            "components": {"schemas": SCHEMAS,
+                           "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}}},
+        }
     return {
         "openapi": "3.1.0",
         "info": {"title": "Kit tous risques", "version": "1",
-                 "description": "Offline crisis kit: public information, board, check-ins; and the crisis "
-                                "cell's operations, served only on the operators' listener."},
-        "paths": _merged_paths(),
-        "components": {"schemas": SCHEMAS,
-                       "securitySchemes": {"basic": {"type": "http", "scheme": "basic"}}},
+                 "description": "Offline crisis kit: public information, board, check-ins."},
+        "paths": {path: dict(operations) for path, operations in PATHS.items()},
+        "components": {"schemas": SCHEMAS},
     }
