@@ -75,8 +75,17 @@ def set_password(db, name: str, password: str | None = None) -> str:
 
 
 def set_disabled(db, name: str, disabled: bool) -> None:
-    if not db.execute("UPDATE users SET disabled = ? WHERE name = ?", [int(disabled), account_key(name)]).rowcount:
+    """Disabling, and enabling again, both end the account's sessions: enabling never
+    brings back a session opened before the account was disabled."""
+    if not db.execute("UPDATE users SET disabled = ?, session_epoch = session_epoch + 1 WHERE name = ?",
+                      [int(disabled), account_key(name)]).rowcount:
         raise AccountError(f"no account {name!r}")
+
+
+def end_sessions(db, name: str) -> None:
+    """Log out: every session of this account stops being accepted, server-side (a copy of
+    the cookie is worthless from now on)."""
+    db.execute("UPDATE users SET session_epoch = session_epoch + 1 WHERE name = ?", [account_key(name)])
 
 
 def users(db) -> list[dict]:
@@ -86,20 +95,22 @@ def users(db) -> list[dict]:
 
 def verify(db, name: str, password: str) -> dict | None:
     """The account if the password is right and the account enabled, else None."""
-    row = db.execute("SELECT name, role, password_hash, disabled FROM users WHERE name = ?",
+    row = db.execute("SELECT name, role, password_hash, disabled, session_epoch FROM users WHERE name = ?",
                      [account_key(name)]).fetchone()
     ok = check_password_hash(row[2] if row else _DUMMY_HASH, password)
     if not row or not ok or row[3]:
         return None
-    return {"name": row[0], "role": row[1], "stamp": stamp(row[2])}
+    return {"name": row[0], "role": row[1], "stamp": stamp(row[2], row[4])}
 
 
-def stamp(password_hash: str) -> str:
-    """A short fingerprint of the hash kept in the session: changing the password (or
-    disabling the account) ends every session opened with the old one."""
-    return hmac.new(b"kit-session", password_hash.encode(), "sha256").hexdigest()[:16]
+def stamp(password_hash: str, epoch: int) -> str:
+    """A short fingerprint of the hash and the session epoch, kept in the session: changing
+    the password, logging out, disabling or enabling the account ends every session opened
+    before."""
+    return hmac.new(b"kit-session", f"{epoch}:{password_hash}".encode(), "sha256").hexdigest()[:16]
 
 
 def current_stamp(db, name: str) -> str | None:
-    row = db.execute("SELECT password_hash, disabled FROM users WHERE name = ?", [name]).fetchone()
-    return stamp(row[0]) if row and not row[1] else None
+    row = db.execute("SELECT password_hash, disabled, session_epoch FROM users WHERE name = ?",
+                     [name]).fetchone()
+    return stamp(row[0], row[2]) if row and not row[1] else None

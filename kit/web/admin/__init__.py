@@ -126,6 +126,9 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    user = current_user()
+    if user is not None and session.get("user"):
+        auth.end_sessions(get_db(), user["name"])  # server-side: a copied cookie dies too
     session.clear()
     return redirect("/admin/login", 303)
 
