@@ -1,6 +1,7 @@
 """Application factory: `create_app(config, kit)` builds a kit's web app (flaskr style)."""
 from __future__ import annotations
 
+import hmac
 from pathlib import Path
 
 from flask import Flask
@@ -30,6 +31,14 @@ WEB_DEFAULTS = {
 }
 
 
+def listener_key(master: bytes | str, listener: str) -> bytes:
+    """A listener's own signing key from the kit's master secret: HMAC-SHA256 with a label
+    per listener, HKDF-Expand's single block (RFC 5869 §2.3). The master is 32 random bytes,
+    so HKDF-Extract adds nothing (RFC 5869 §3.3)."""
+    master = master.encode() if isinstance(master, str) else master
+    return hmac.new(master, b"kit-tous-risques/web-listener/" + listener.encode() + b"\x01", "sha256").digest()
+
+
 class StrictJSON(DefaultJSONProvider):
     """Request bodies parsed with limits (depth, finite numbers, no lone surrogates): a bad
     body is a ValueError, so request.get_json(silent=True) gives None and the API a 400."""
@@ -51,8 +60,13 @@ def create_app(config: dict | None = None, kit: Kit | None = None) -> Flask:
     app.config.update(kit.config)
     app.config.update(config or {})
     admin_side = app.config.setdefault("LISTENER", "resident") == "admin"
+    # Each listener signs its cookies and CSRF tokens with its own key and names its
+    # cookie apart (issue 13): a resident's cookie or token is worth nothing on the
+    # operators' listener, and the other way round.
+    app.config["SECRET_KEY"] = listener_key(app.config["SECRET_KEY"], app.config["LISTENER"])
+    app.config["SESSION_COOKIE_NAME"] = "kit_admin" if admin_side else "kit_resident"
     if admin_side:
-        app.config.update(SESSION_COOKIE_NAME="kit_admin", SESSION_COOKIE_SAMESITE="Strict")
+        app.config.update(SESSION_COOKIE_SAMESITE="Strict")
     app.extensions["kit"] = kit
 
     connection.init_app(app)
