@@ -39,10 +39,13 @@ WAITRESS = {
     "ident": "",
 }
 
-# (max events, window in seconds) per client address.
+# (max events, window in seconds) per client address; the *_name buckets per person's name
+# (normalised), from every address together (kit/web/common.py rate_limited says why).
 RATE_LIMITS = {
     "post": [(5, 60), (30, 3600)],
     "lookup": [(20, 60), (100, 3600)],
+    "post_name": [(3, 600), (12, 86400)],     # check-ins under one name
+    "lookup_name": [(10, 600), (40, 3600)],   # searches for one name (relatives search too)
 }
 
 

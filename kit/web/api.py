@@ -62,7 +62,7 @@ def list_messages():
                     "pending": records.pending_posts(get_db(), tuple(kinds), limit=200)})
 
 
-def checked_post(text_fields: tuple[str, str], validate):
+def checked_post(text_fields: tuple[str, str], validate, person: str | None = None):
     """The JSON body validated like the form, within the rate limit: (values, None), or
     (None, the error answer)."""
     data = json_body()
@@ -73,7 +73,7 @@ def checked_post(text_fields: tuple[str, str], validate):
     values, errors = validate(data)
     if errors:
         return None, error(" ".join(errors), 400, errors=errors)
-    wait = rate_limited("post")
+    wait = rate_limited("post", values.get(person) if person else None)
     if wait:
         body, status = error(too_many(wait), 429)
         return None, (body, status, {"Retry-After": str(wait)})
@@ -93,7 +93,7 @@ def post_message():
 
 @bp.post("/v1/safe")
 def post_checkin():
-    values, refused = checked_post(("name", "note"), forms.validate_checkin)
+    values, refused = checked_post(("name", "note"), forms.validate_checkin, person="name")
     if refused:
         return refused
     record = record_checkin(values)
@@ -105,7 +105,7 @@ def lookup_checkin():
     values, errors = forms.validate_lookup(request.args)
     if errors:
         return error(" ".join(errors), 400, errors=errors)
-    if rate_limited("lookup"):
+    if rate_limited("lookup", values["name"]):
         return error(_("Too many searches from this phone. Please wait a minute."), 429)
     return jsonify({"name": values["name"], "checkins": records.lookup_checkins(get_db(), values["name"])})
 

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from flask import current_app, g, request
 
 from kit.storage import settings
+from kit.storage.names import name_key
 from kit.web.connection import current_kit, get_db
 
 
@@ -34,9 +35,17 @@ def client_ip() -> str:
     return request.remote_addr or "?"
 
 
-def rate_limited(bucket: str) -> int:
-    """Seconds to wait if this client is over its limit for `bucket`, else 0 (and counted)."""
-    return current_app.extensions["ratelimit"].hit(bucket, client_ip())
+def rate_limited(bucket: str, person: str | None = None) -> int:
+    """Seconds to wait if this client is over its limit for `bucket`, else 0 (and counted).
+
+    With `person` (a check-in's or a lookup's name), that name has its own limit too, from
+    every address at once: a phone that changes address (a new DHCP lease, a randomised
+    MAC) cannot flood check-ins under a name nor poll someone's name. No kit-wide limit:
+    one sender rotating addresses would exhaust it and silence everyone (the weapon of
+    issue 13 #5), and a shelter behind one NAT would share it; different names from one
+    address never block each other."""
+    also = [(f"{bucket}_name", name_key(person))] if person else []
+    return current_app.extensions["ratelimit"].hit(bucket, client_ip(), *also)
 
 
 def whole_number(text: str, limit: int = 2**62) -> int | None:

@@ -17,35 +17,32 @@ class RateLimiter:
         self.clock = clock
         self._events: dict[tuple[str, str], deque] = defaultdict(deque)
         self._lock = threading.Lock()
+        self._longest = max((w for rules in limits.values() for _, w in rules), default=0)
 
-    def hit(self, bucket: str, client: str) -> int:
-        """Record one event; return 0 if allowed, else the seconds to wait (nothing recorded)."""
-        rules = self.limits.get(bucket, [])
-        longest = max((window for _, window in rules), default=0)
+    def hit(self, bucket: str, client: str, *also: tuple[str, str]) -> int:
+        """Record one event in (bucket, client) and in each (bucket, key) of `also`, checked
+        together under the lock: 0 if every one allows it, else the longest wait (nothing
+        recorded anywhere)."""
+        keys = [(bucket, client), *also]
         now = self.clock()
+        longest = self._longest
         with self._lock:
-            events = self._events[(bucket, client)]
-            while events and events[0] <= now - longest:
-                events.popleft()
-            for maximum, window in rules:
-                recent = [t for t in events if t > now - window]
-                if len(recent) >= maximum:
-                    return max(1, int(recent[0] + window - now + 1))
-            events.append(now)
+            wait = 0
+            for key in keys:
+                events = self._events[key]
+                while events and events[0] <= now - longest:
+                    events.popleft()
+                for maximum, window in self.limits.get(key[0], []):
+                    recent = [t for t in events if t > now - window]
+                    if len(recent) >= maximum:
+                        wait = max(wait, max(1, int(recent[0] + window - now + 1)))
+            if wait:
+                return wait
+            for key in keys:
+                self._events[key].append(now)
             if len(self._events) > 10_000:  # forget idle clients so memory stays bounded
                 self._sweep(now, longest)
             return 0
-
-    def peek(self, bucket: str, client: str) -> int:
-        """Like hit() without recording anything: the seconds to wait, or 0."""
-        now = self.clock()
-        with self._lock:
-            events = self._events.get((bucket, client), ())
-            for maximum, window in self.limits.get(bucket, []):
-                recent = [t for t in events if t > now - window]
-                if len(recent) >= maximum:
-                    return max(1, int(recent[0] + window - now + 1))
-        return 0
 
     def _sweep(self, now: float, longest: int) -> None:
         for key in [k for k, v in self._events.items() if not v or v[-1] <= now - longest]:

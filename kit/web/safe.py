@@ -40,7 +40,7 @@ def checkin():
     values, errors = forms.validate_checkin(request.form)
     if errors:
         return render_safe(checkin=values, errors=errors, status=400)
-    wait = rate_limited("post")
+    wait = rate_limited("post", values["name"])
     if wait:
         return render_safe(checkin=values, status=429, errors=[
             _("Too many messages from this phone. Please wait %(minutes)d minute(s) and send again.",
@@ -55,7 +55,7 @@ def lookup():
     values, errors = forms.validate_lookup(request.form)
     if errors:
         return render_safe(lookup=values, errors=errors, status=400)
-    if rate_limited("lookup"):
+    if rate_limited("lookup", values["name"]):
         return render_safe(lookup=values, status=429,
                            errors=[_("Too many searches from this phone. Please wait a minute.")])
     return render_safe(lookup=values, found=records.lookup_checkins(get_db(), values["name"]))
