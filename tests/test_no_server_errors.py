@@ -124,3 +124,8 @@ def test_strict_json_limits():
         with pytest.raises(ValueError):
             strict_json.loads(text)
     assert strict_json.loads('{"a": [1, 2.5, "é"]}') == {"a": [1, 2.5, "é"]}
+
+
+def test_the_captive_portal_is_not_on_the_admin_listener(admin_app):
+    """Found by tests/test_web_properties.py: /welcome/open answered 500 there."""
+    assert admin_app.test_client().get("/welcome/open").status_code == 404

@@ -79,7 +79,9 @@ def create_app(config: dict | None = None, kit: Kit | None = None) -> Flask:
         portal.init_app(app)
     http.init_app(app)
     errors.init_app(app)
-    blueprints = [pages.bp, board.bp, safe.bp, portal.bp, api.bp, healthz.bp]
+    blueprints = [pages.bp, board.bp, safe.bp, api.bp, healthz.bp]
+    if not admin_side:
+        blueprints.append(portal.bp)  # the captive portal is the Wi-Fi's (/welcome/open was a 500 here)
     if admin_side:
         app.extensions["login_limiters"] = (Backoff(**admin.LOGIN_PAIR), Backoff(**admin.LOGIN_ADDRESS))
         blueprints += [*admin.blueprints(), api_operator.bp]
