@@ -35,3 +35,14 @@ def test_messages_and_checkins_refuse_controls(client, text):
 def test_ordinary_text_passes():
     assert bad_character("Montez à l'étage.\nRDV à la salle des fêtes\t— 18 h 30 ✓ عربى") is None
     assert all(bad_character(t) for t in BAD)
+
+
+@pytest.mark.parametrize("text", BAD)
+def test_operator_api_free_text_refuses_controls(admin_app, text):
+    password = auth.add_user(connect(admin_app.config["DATABASE"]), "adm1", "admin")
+    basic = {"Authorization": "Basic " + base64.b64encode(f"adm1:{password}".encode()).decode()}
+    client = admin_app.test_client()
+    for path, body in (("/api/v1/messages/0a1b2c3d-1/hide", {"reason": text}),
+                       ("/api/v1/messages/0a1b2c3d-1/correct", {"text": text}),
+                       ("/api/v1/journal", {"detail": text}), ("/api/v1/journal", {"detail": "x", "subject": text})):
+        assert client.post(path, json=body, headers=basic).status_code == 400, (path, body)

@@ -124,8 +124,11 @@ def moderate(post_id: int):
 @requires("operator")
 def hide(uid: str):
     data = json_body() or {}
+    reason = str(data.get("reason", ""))
+    if bad_character(reason):
+        return error(_("'reason' holds a control or direction-override character."))
     try:
-        record = current_kit().hide_message(uid, who(), str(data.get("reason", "")), "api")
+        record = current_kit().hide_message(uid, who(), reason, "api")
     except moderation.ModerationError as exc:
         return error(tr(exc), 404)
     return jsonify({"id": records.format_uid(record.uid)}), 201
