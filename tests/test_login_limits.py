@@ -36,7 +36,7 @@ def test_failures_from_one_address_do_not_lock_out_another(admin_app, account):
     refused = login(attacker, name, password)
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
     operator = admin_app.test_client()
-    assert login(operator, name, password, ).status_code == 429  # same address (test client)
+    assert login(operator, name, password).status_code == 429  # same address (test client)
     other = {"REMOTE_ADDR": "10.0.0.9"}
     assert operator.get("/api/v1/journal", headers=basic(name, password), environ_base=other).status_code == 200
 
