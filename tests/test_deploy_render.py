@@ -106,7 +106,7 @@ def test_firewall_caps_the_connections_of_each_address(tmp_path, example):
     render.render(example, tmp_path)
     text = (tmp_path / "etc/nftables.d/kit.nft").read_text()
     cap = kit_config.CONNECTIONS_PER_ADDRESS
-    assert (f'iifname "wlan0" tcp dport 80 ct state new add @web_clients {{ ip saddr ct count over {cap} }} '
+    assert (f'iifname "wlan0" tcp dport 80 ct state new add @web_clients {{ ip saddr ct count over {cap} }} counter '
             "reject with tcp reset") in text
     assert f"ip6 saddr ct count over {cap}" in text
 
