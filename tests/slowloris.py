@@ -1,8 +1,8 @@
 """One phone's slowloris, as a process (run in a network namespace by the netns test):
 
-    python tests/slowloris.py HOST PORT CONNECTIONS SECONDS [SOURCE_ADDRESS]
+    python tests/slowloris.py HOST PORT CONNECTIONS SECONDS [SOURCE_ADDRESS[,SOURCE_ADDRESS…]]
 
-opens CONNECTIONS connections, sends each the start of a request that never ends, prints
+opens CONNECTIONS connections (from the source addresses in turn), sends each the start of a request that never ends, prints
 "ready OPENED" once all were tried, then sends one more header line per second on each
 connection still open for SECONDS, and prints a JSON summary: how many were refused at
 once (reset or refused by the kit or its firewall), how many the kit closed later, and how
@@ -18,14 +18,14 @@ import time
 START = b"GET / HTTP/1.1\r\nHost: kit.lan\r\nUser-Agent: slowloris\r\n"
 
 
-def attack(host: str, port: int, count: int, seconds: float, source: str | None = None) -> dict:
+def attack(host: str, port: int, count: int, seconds: float, sources: list[str] = ()) -> dict:
     held, refused = [], 0
-    for _ in range(count):
+    for i in range(count):
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.settimeout(2)
         try:
-            if source:
-                sock.bind((source, 0))
+            if sources:
+                sock.bind((sources[i % len(sources)], 0))
             sock.connect((host, port))
             sock.sendall(START)
             held.append(sock)
@@ -57,5 +57,5 @@ def attack(host: str, port: int, count: int, seconds: float, source: str | None 
 
 if __name__ == "__main__":
     host, port, count, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-    print(json.dumps(attack(host, port, count, seconds, sys.argv[5] if len(sys.argv) > 5 else None)),
+    print(json.dumps(attack(host, port, count, seconds, sys.argv[5].split(",") if len(sys.argv) > 5 else [])),
           flush=True)

@@ -109,6 +109,7 @@ def test_firewall_caps_the_connections_of_each_address(tmp_path, example):
     assert (f'iifname "wlan0" tcp dport 80 ct state new add @web_clients {{ ip saddr ct count over {cap} }} counter '
             "reject with tcp reset") in text
     assert f"ip6 saddr ct count over {cap}" in text
+    assert f"add @web_stations {{ ether saddr ct count over {cap} }} counter reject with tcp reset" in text
 
 
 def test_internet_sharing_keeps_forwarding(tmp_path):
