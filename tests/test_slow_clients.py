@@ -133,3 +133,26 @@ def test_the_cap_is_per_address(app):
             sock.close()
         server.close()
 
+
+
+def test_at_the_connection_limit_the_oldest_waiting_connection_makes_room(app):
+    """Many addresses holding half-sent requests fill the connection limit; a new phone is still
+    served at once (before: it waited in the backlog until a slow one timed out)."""
+    limit = 12  # waitress counts its own listening socket and trigger: 10 clients
+    server = wsgi_server.create(app, "127.0.0.1", 0, per_address=None, request_deadline=15,
+                                **(kit_config.WAITRESS | {"connection_limit": limit}))
+    threading.Thread(target=server.run, daemon=True).start()
+    port = server.effective_port
+    slow = []
+    try:
+        for i in range(2 * limit):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=1, source_address=(f"127.0.1.{i + 1}", 0))
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: kit.lan\r\n")
+            slow.append(sock)
+            time.sleep(0.02)
+        assert page_time(port, "127.0.0.3") < 1.0
+        assert page_time(port, "127.0.0.4", "/healthz") < 1.0
+    finally:
+        for sock in slow:
+            sock.close()
+        server.close()

@@ -9,6 +9,8 @@ the limit and nobody else is answered. This server adds, on top of waitress's ow
   them — a laptop, a test);
 - a deadline for each request: headers and body must arrive in full within
   `request_deadline` seconds of its first byte, however slowly the bytes keep coming;
+- at the connection limit, the connection waiting longest without being served is closed
+  to make room, instead of every new client queueing behind the ones that hold them;
 - a heartbeat (`last_turn`) of its event loop, so the systemd watchdog can tell a live
   server from a hung one without queueing behind the clients (kit/cli/systemd.py).
 
@@ -56,7 +58,26 @@ class KitServer(TcpWSGIServer):
         # wasyncore's poll loop asks every dispatcher readable() on each turn (at least once per
         # asyncore_loop_timeout, 1 s), whatever the clients do.
         self.last_turn = time.monotonic()
+        if self.accepting and len(self._map) >= self.adj.connection_limit:
+            self._make_room()
         return super().readable()
+
+    # -- at the connection limit -----------------------------------------------------------------
+    def _make_room(self) -> None:
+        """At its connection limit waitress stops accepting: every new phone then waits behind
+        whoever holds the connections. Instead, close the connection that has waited longest
+        without being served — the oldest half-sent request or idle keep-alive connection;
+        a request being answered is never cut. A slow sender is older than any honest request
+        (which arrives in milliseconds), and a browser reopens an idle keep-alive connection."""
+        waiting, closing = [], 0
+        for channel in list(self.active_channels.values()):
+            if channel.will_close:
+                closing += 1
+            elif not channel.requests and not channel.total_outbufs_len:
+                waiting.append(channel)
+        if waiting and len(self._map) - closing >= self.adj.connection_limit:
+            oldest = min(waiting, key=lambda c: c.request_started if c.request is not None else c.last_activity)
+            oldest.will_close = True  # closed on this turn of the loop (writable → handle_write)
 
     # -- per-address cap -------------------------------------------------------------------------
     def accept(self):
