@@ -51,8 +51,8 @@ def watchdog_seconds() -> float | None:
 
 
 def healthy(app, servers, database: str, timeout: float = 5.0) -> bool:
-    """The kit is healthy when each web server's event loop has turned lately, the app answers
-    /healthz and the database answers.
+    """The kit is healthy when each web server's event loop has turned lately and its worker
+    threads take the requests that wait, the app answers /healthz and the database answers.
 
     /healthz is asked in this thread, straight from the app (Flask's test client), not over a
     socket: clients can fill the listeners (one phone's slow connections, a crowd), and a
@@ -64,6 +64,10 @@ def healthy(app, servers, database: str, timeout: float = 5.0) -> bool:
             stale = time.monotonic() - server.last_turn
             if stale > timeout:
                 log.warning("health check failed: a web server's loop has not turned for %.0f s", stale)
+                return False
+            stalled = server.stalled_for()
+            if stalled > timeout:
+                log.warning("health check failed: requests have waited %.0f s for a worker thread", stalled)
                 return False
         response = app.test_client().get("/healthz")
         if response.status_code != 200:

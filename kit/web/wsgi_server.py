@@ -11,8 +11,9 @@ the limit and nobody else is answered. This server adds, on top of waitress's ow
   `request_deadline` seconds of its first byte, however slowly the bytes keep coming;
 - at the connection limit, the connection waiting longest without being served is closed
   to make room, instead of every new client queueing behind the ones that hold them;
-- a heartbeat (`last_turn`) of its event loop, so the systemd watchdog can tell a live
-  server from a hung one without queueing behind the clients (kit/cli/systemd.py).
+- a heartbeat of its event loop (`last_turn`) and of its worker threads (`stalled_for`), so
+  the systemd watchdog can tell a live server from a hung one without queueing behind the
+  clients (kit/cli/systemd.py).
 
 Waitress's own maintenance (server.py `maintenance`) only closes channels whose last
 activity is older than `channel_timeout`; the deadline below is checked in the same pass.
@@ -33,7 +34,8 @@ WARN_EVERY_S = 60.0  # one journal line per refused address and minute, not one 
 
 
 class DeadlineChannel(HTTPChannel):
-    """An HTTP channel that remembers when the request it is receiving began."""
+    """An HTTP channel that remembers when the request it is receiving began, and tells its
+    server when a worker thread starts serving it."""
 
     request_started = 0.0
 
@@ -42,6 +44,10 @@ class DeadlineChannel(HTTPChannel):
             self.request_started = time.time()
         return super().received(data)
 
+    def service(self):  # run by a worker thread (waitress task.py handler_thread)
+        self.server.last_service = time.monotonic()
+        return super().service()
+
 
 class KitServer(TcpWSGIServer):
     channel_class = DeadlineChannel
@@ -49,11 +55,11 @@ class KitServer(TcpWSGIServer):
     def __init__(self, application, *, per_address: int | None, request_deadline: float, **adjustments):
         self.per_address = per_address
         self.request_deadline = request_deadline
-        self.last_turn = time.monotonic()
+        self.last_turn = self.last_service = self.waiting_since = time.monotonic()
         self._warned: dict[str, float] = {}
         super().__init__(application, adj=Adjustments(**adjustments))
 
-    # -- the event loop's heartbeat --------------------------------------------------------------
+    # -- heartbeats, for the watchdog ------------------------------------------------------------
     def readable(self):
         # wasyncore's poll loop asks every dispatcher readable() on each turn (at least once per
         # asyncore_loop_timeout, 1 s), whatever the clients do.
@@ -61,6 +67,19 @@ class KitServer(TcpWSGIServer):
         if self.accepting and len(self._map) >= self.adj.connection_limit:
             self._make_room()
         return super().readable()
+
+    def stalled_for(self) -> float:
+        """Seconds complete requests have waited while no worker thread took one (0 when none
+        waits). Slow senders never reach the workers (waitress queues only complete requests),
+        so this grows only when the workers hang."""
+        if not self.task_dispatcher.queue:
+            return 0.0
+        return time.monotonic() - max(self.last_service, self.waiting_since)
+
+    def add_task(self, task):
+        if not self.task_dispatcher.queue:  # the first request to wait since the queue was empty
+            self.waiting_since = time.monotonic()
+        super().add_task(task)
 
     # -- at the connection limit -----------------------------------------------------------------
     def _make_room(self) -> None:
