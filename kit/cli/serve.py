@@ -44,14 +44,15 @@ class ListenError(Exception):
     """A listener cannot open its port: one line for the operator, naming the flag to change."""
 
 
-def server(app, host: str, port: int, *, admin: bool = False, flag: str = "--port"):
-    """A bound, listening server; the residents' one caps connections per address."""
+def server(app, host: str, port: int, *, admin: bool = False, flag: str = "--port",
+           per_address: int = kit_config.CONNECTIONS_PER_ADDRESS):
+    """A bound, listening server; the residents' one caps connections per address (0: no cap)."""
     try:
         if admin:
             return wsgi_server.create(app, host, port, per_address=None,
                                       request_deadline=kit_config.ADMIN_REQUEST_DEADLINE_S,
                                       **kit_config.WAITRESS)
-        return wsgi_server.create(app, host, port, per_address=kit_config.CONNECTIONS_PER_ADDRESS,
+        return wsgi_server.create(app, host, port, per_address=per_address or None,
                                   request_deadline=kit_config.REQUEST_DEADLINE_S, **kit_config.WAITRESS)
     except OSError as exc:
         raise ListenError(listen_problem(exc, host, port, flag)) from None
@@ -92,6 +93,8 @@ def serve(args) -> int:
             return 2
         kit_profile.apply_to_args(profile, args)
     try:
+        if args.connections_per_address < 0:
+            raise ValueError("--connections-per-address takes a number of connections, or 0 for no cap")
         spec = radio_spec.resolve(parse_radio(args.radio))
         admin_listen = parse_listen(args.admin_listen)
         kit, url = open_kit(args.data, args.host, args.port, args.portal_url,
@@ -103,7 +106,8 @@ def serve(args) -> int:
     residents = create_app(kit=kit)
     servers = []
     try:
-        servers.append(server(residents, args.host, args.port, flag="--port"))
+        servers.append(server(residents, args.host, args.port, flag="--port",
+                              per_address=args.connections_per_address))
         if admin_listen:
             servers.append(server(create_app({"LISTENER": "admin"}, kit=kit), *admin_listen, admin=True,
                                   flag="--admin-listen"))
