@@ -33,7 +33,8 @@ def free_port() -> int:
 def start(data: str, port: int, *extra: str) -> tuple[subprocess.Popen, float]:
     began = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "kit", "serve", "--data", data, "--port", str(port),
-                             "--admin-listen", "none", *extra], cwd=ROOT,
+                             "--admin-listen", "none", "--connections-per-address", "0",  # wrk: one address
+                             *extra], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while True:
         try:

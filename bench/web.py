@@ -77,7 +77,8 @@ def main() -> int:
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     kit_port = free_port()
     kit = subprocess.Popen([sys.executable, "-m", "kit", "serve", "--data", data, "--port", str(kit_port),
-                            "--radio", "none", "--admin-listen", "none"], env=env,
+                            "--radio", "none", "--admin-listen", "none",
+                            "--connections-per-address", "0"], env=env,  # wrk's clients share one address
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     servers = [kit]
     rows = []

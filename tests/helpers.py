@@ -1,8 +1,10 @@
-"""What tests share: small builders of kit state, waiting on a condition, free ports, the
-CSRF token and the operators' login, and the one way to skip for a missing tool or privilege."""
+"""What tests share: small builders of kit state, waiting on a condition, free ports, systemd's
+notify socket, the CSRF token and the operators' login, and the one way to skip for a missing
+tool or privilege."""
 import os
 import re
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -91,6 +93,38 @@ def free_ports(n: int) -> list[int]:
 
 def free_port() -> int:
     return free_ports(1)[0]
+
+
+# -- systemd ----------------------------------------------------------------------------------
+
+class NotifySocket:
+    """systemd's side of sd_notify: a datagram socket that records what the kit sends, when."""
+
+    def __init__(self, path: Path):
+        self.path = str(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.path)
+        self.sock.settimeout(0.2)
+        self.messages: list[tuple[float, str]] = []
+        self.running = True
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        while self.running:
+            try:
+                data = self.sock.recv(4096)
+            except OSError:
+                continue
+            self.messages.append((time.monotonic(), data.decode()))
+
+    def pings(self, since: float) -> list[float]:
+        return [t for t, m in list(self.messages) if t >= since and "WATCHDOG=1" in m]
+
+    def close(self):
+        self.running = False
+        self.thread.join(2)
+        self.sock.close()
 
 
 # -- web forms --------------------------------------------------------------------------------

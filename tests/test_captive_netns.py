@@ -6,8 +6,12 @@ replaced by the veth's name) and the real kit app (`kit serve --profile`) on por
 "phone" namespace gets a DHCP lease with busybox udhcpc, resolves names through the kit,
 and behaves like each OS: probe → 302 to the welcome page, tap "Open the kit", probe → the
 OS's own success answer, HTTPS → reset at once, the kit's home page by name and by address.
+One phone's slowloris (300 half-sent requests) is capped by the rendered rules and starves
+neither the other phones nor systemd's watchdog (the kit reports to a notify socket here).
 """
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,8 +20,9 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import wait_for
+from helpers import NotifySocket, wait_for
 
+from kit.core import config as kit_config
 from kit.deploy import profile as kit_profile
 from kit.deploy import render
 
@@ -99,9 +104,9 @@ class Bench:
     def in_phone(self, *args, **kwargs):
         return sh("ip", "netns", "exec", self.phone, *args, **kwargs)
 
-    def spawn(self, ns, *args, log):
+    def spawn(self, ns, *args, log, env=None):
         proc = subprocess.Popen(["ip", "netns", "exec", ns, *args], stdout=open(log, "w"),
-                                stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True)
+                                stderr=subprocess.STDOUT, cwd=ROOT, start_new_session=True, env=env)
         self.procs.append(proc)
         return proc
 
@@ -147,11 +152,13 @@ def bench(tmp_path_factory):
                 f"--conf-dir={rootfs}/etc/NetworkManager/dnsmasq-shared.d", "--log-dhcp",
                 "--log-facility=-", log=tmp / "dnsmasq.log")
 
-        # The real kit app on port 80, the crisis cell on the kit's loopback only.
+        # The real kit app on port 80, the crisis cell on the kit's loopback only, under a
+        # watchdog as systemd runs it (WatchdogSec=3 here: a ping every second).
+        b.notify = NotifySocket(tmp / "notify")
         b.spawn(b.kit, sys.executable, "-m", "kit", "serve", "--profile", str(tmp / "kit.toml"),
                 "--data", str(tmp / "data"), "--host", "0.0.0.0", "--port", "80",
                 "--portal-url", "http://kit.lan/", "--admin-listen", "127.0.0.1:8081",
-                log=tmp / "kit.log")
+                log=tmp / "kit.log", env=dict(os.environ, NOTIFY_SOCKET=b.notify.path, WATCHDOG_USEC="3000000"))
         wait_for(lambda: "Kit tous risques:" in (tmp / "kit.log").read_text(), 60, "the kit app to start")
 
         # The phone: a DHCP lease from the kit, applied by hand (udhcpc only reports it).
@@ -175,6 +182,8 @@ def bench(tmp_path_factory):
         raise
     finally:
         b.down()
+        if getattr(b, "notify", None):
+            b.notify.close()
 
 
 def curl(bench, url, ua="", *extra, timeout=5):
@@ -243,3 +252,60 @@ def test_portal_flow(bench):
     for url in ("http://kit.lan/", "http://10.42.0.1/"):
         code, status, _, body = curl(bench, url)
         assert status == 200 and "Kit 01 - Mairie" in body, url
+
+
+def test_one_phone_with_300_slow_connections_starves_no_one(bench):
+    """Slowloris from one phone, which also gives itself more addresses on the open Wi-Fi: the
+    rendered rules reset its connections beyond the cap, another phone (its own MAC address)
+    still gets pages within 1 s, and the kit's watchdog is fed throughout."""
+    extra = ["10.42.0.2", "10.42.0.3", "10.42.0.4"]  # outside the DHCP range (from .10)
+    for address in extra:
+        bench.in_phone("ip", "addr", "add", f"{address}/24", "dev", bench.pif)
+    # The other phone: its own station (a macvlan has its own MAC), outside the DHCP range too.
+    # Each interface answers ARP for its own addresses only, and curl --interface other uses the
+    # route through it (the attacker's sockets, bound to no device, keep the veth's).
+    bench.in_phone("sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=1", "net.ipv4.conf.all.arp_announce=2")
+    bench.in_phone("ip", "link", "add", "other", "link", bench.pif, "type", "macvlan", "mode", "bridge")
+    bench.in_phone("ip", "addr", "add", "10.42.0.9/32", "dev", "other")
+    bench.in_phone("ip", "link", "set", "other", "up")
+    bench.in_phone("ip", "route", "add", "10.42.0.0/24", "dev", "other", "src", "10.42.0.9", "metric", "100")
+    attacker = subprocess.Popen(["ip", "netns", "exec", bench.phone, sys.executable,
+                                 str(Path(__file__).parent / "slowloris.py"), "10.42.0.1", "80", "300", "5",
+                                 ",".join([bench.lease["ip"], *extra])], stdout=subprocess.PIPE, text=True)
+    try:
+        ready = attacker.stdout.readline()
+        assert ready.startswith("ready"), ready
+        started = time.monotonic()
+        times = []
+        for _ in range(6):
+            begin = time.monotonic()
+            code, status, _, body = curl(bench, "http://10.42.0.1/", "", "--interface", "other", timeout=3)
+            times.append(time.monotonic() - begin)
+            assert status == 200 and "Kit 01 - Mairie" in body
+            time.sleep(0.5)
+        summary = json.loads(attacker.stdout.readline())
+        attacker.wait(10)
+        ended = time.monotonic()
+    finally:
+        if attacker.poll() is None:
+            attacker.kill()
+        bench.in_phone("ip", "link", "del", "other", check=False)
+        for address in extra:
+            bench.in_phone("ip", "addr", "del", f"{address}/24", "dev", bench.pif, check=False)
+    cap = kit_config.CONNECTIONS_PER_ADDRESS
+    assert max(times) < 1.0, times
+    # One station holds at most the cap, whatever its addresses; the firewall refused the rest
+    # (its counters) before the app saw them.
+    assert summary["held"] <= cap and summary["refused"] >= 300 - cap, summary
+    chain = bench.in_kit("nft", "list", "chain", "inet", "kit", "input").stdout
+    refused = sum(int(n) for n in re.findall(r"ct count over \d+ } counter packets (\d+)", chain))
+    assert refused >= 300 - cap, chain
+    pings = [started, *bench.notify.pings(started), ended]
+    assert max(b - a for a, b in zip(pings, pings[1:])) < 3.0, pings
+
+
+def test_the_cap_does_not_count_closed_connections(bench):
+    """An honest phone opens and closes many connections: 3 × the cap, one after the other, all served."""
+    for _ in range(3 * kit_config.CONNECTIONS_PER_ADDRESS):
+        code, status, _, _ = curl(bench, "http://10.42.0.1/healthz", timeout=3)
+        assert status == 200

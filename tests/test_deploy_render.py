@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from kit.core import config as kit_config
 from kit.deploy import profile as kit_profile
 from kit.deploy import render
 
@@ -98,6 +99,17 @@ def test_firewall_captures_http_resets_https_and_hides_the_admin_port(tmp_path, 
     assert 'iifname "wlan0" tcp dport 443 reject with tcp reset' in text
     assert 'iifname "wlan0" tcp dport 8081 drop' in text
     assert 'chain forward' in text and 'iifname "wlan0" drop' in text
+
+
+def test_firewall_caps_the_connections_of_each_address(tmp_path, example):
+    # Slowloris from one phone: its connections beyond the cap are reset before the app.
+    render.render(example, tmp_path)
+    text = (tmp_path / "etc/nftables.d/kit.nft").read_text()
+    cap = kit_config.CONNECTIONS_PER_ADDRESS
+    assert (f'iifname "wlan0" tcp dport 80 ct state new add @web_clients {{ ip saddr ct count over {cap} }} counter '
+            "reject with tcp reset") in text
+    assert f"ip6 saddr ct count over {cap}" in text
+    assert f"add @web_stations {{ ether saddr ct count over {cap} }} counter reject with tcp reset" in text
 
 
 def test_internet_sharing_keeps_forwarding(tmp_path):

@@ -48,6 +48,28 @@ def test_every_problem_is_reported_with_field_and_fix():
     assert "must be a str" in found["commune.insee"].problem
 
 
+@pytest.mark.parametrize("listen, why", [
+    ("kit.lan:8081", "not an IP address"),        # resolved at start: could be the Wi-Fi address
+    ("localhost:8081", "not an IP address"),
+    ("127.0.0.1", "is not HOST:PORT"),
+    ("127.0.0.1:99999", "is not HOST:PORT"),
+    ("0.0.0.0:8081", "reachable from the residents' Wi-Fi"),
+    ("[::]:8081", "reachable from the residents' Wi-Fi"),
+    ("10.42.0.77:8081", "reachable from the residents' Wi-Fi"),
+    ("[::ffff:10.42.0.1]:8081", "reachable from the residents' Wi-Fi"),
+    ("127.0.0.1:80", "used by the residents' side"),
+])
+def test_admin_listen_is_an_ip_address_off_the_wifi(listen, why):
+    found = problems(REAL.replace('admin_listen = "127.0.0.1:8081"', f'admin_listen = "{listen}"'))
+    assert why in found["kit.admin_listen"].problem and found["kit.admin_listen"].fix
+
+
+@pytest.mark.parametrize("listen", ["127.0.0.1:8081", "192.168.1.20:8081", "[::1]:8081"])
+def test_admin_listen_accepts_ip_addresses(listen):
+    text = REAL.replace('admin_listen = "127.0.0.1:8081"', f'admin_listen = "{listen}"')
+    assert kit_profile.loads(text).admin_listen == listen
+
+
 def test_channel_key_and_url_rules():
     assert "radio.channel_key" in problems(REAL.replace(KEY, "c2hvcnQ="))
     assert "radio.channel_key" in problems(REAL.replace(KEY, kit_profile.PLACEHOLDER_KEY))

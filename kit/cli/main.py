@@ -82,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--admin-listen", default=kit_config.DEFAULT_ADMIN_LISTEN, metavar="HOST:PORT",
                    help=f"the crisis cell's listener, never the Wi-Fi's address "
                         f"(default {kit_config.DEFAULT_ADMIN_LISTEN}; none)")
+    p.add_argument("--connections-per-address", type=int, default=kit_config.CONNECTIONS_PER_ADDRESS, metavar="N",
+                   help=f"most connections one address may hold on the residents' listener (default "
+                        f"{kit_config.CONNECTIONS_PER_ADDRESS}; 0: no cap, behind a proxy or NAT or for a load "
+                        f"test from one machine)")
     p.add_argument("--signing-key", metavar="FILE", help="sign official alerts with this key (kit keys new)")
     p.add_argument("--trust-key", action="append", default=[], metavar="PUBKEY",
                    help="a public key whose alerts this kit shows as official (repeatable)")

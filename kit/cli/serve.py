@@ -1,12 +1,11 @@
 """`kit serve` and `kit demo`: one Kit, its two web listeners and its radio, in one process."""
 from __future__ import annotations
 
+import errno
 import sys
 import threading
 import time
 from pathlib import Path
-
-from waitress import create_server
 
 from kit.cli import systemd
 from kit.core import config as kit_config
@@ -15,6 +14,7 @@ from kit.core.radio_port import RadioSpec
 from kit.core.radio_port import parse as parse_radio
 from kit.deploy import profile as kit_profile
 from kit.radio import spec as radio_spec
+from kit.web import wsgi_server
 from kit.web.app import create_app
 
 
@@ -34,14 +34,40 @@ def open_kit(data, host: str, port: int, portal_url: str | None = None, **overri
 def parse_listen(text: str) -> tuple[str, int] | None:
     if text == "none":
         return None
-    host, _, port = text.rpartition(":")
-    if not host or not port.isdigit():
-        raise ValueError(f"--admin-listen takes HOST:PORT or none, not {text!r}")
-    return host, int(port)
+    try:
+        return kit_config.parse_listen(text)
+    except ValueError as exc:
+        raise ValueError(f"--admin-listen takes HOST:PORT or none: {exc}") from None
 
 
-def server(app, host: str, port: int):
-    return create_server(app, host=host, port=port, **kit_config.WAITRESS)
+class ListenError(Exception):
+    """A listener cannot open its port: one line for the operator, naming the flag to change."""
+
+
+def server(app, host: str, port: int, *, admin: bool = False, flag: str = "--port",
+           per_address: int = kit_config.CONNECTIONS_PER_ADDRESS):
+    """A bound, listening server; the residents' one caps connections per address (0: no cap)."""
+    try:
+        if admin:
+            return wsgi_server.create(app, host, port, per_address=None,
+                                      request_deadline=kit_config.ADMIN_REQUEST_DEADLINE_S,
+                                      **kit_config.WAITRESS)
+        return wsgi_server.create(app, host, port, per_address=per_address or None,
+                                  request_deadline=kit_config.REQUEST_DEADLINE_S, **kit_config.WAITRESS)
+    except OSError as exc:
+        raise ListenError(listen_problem(exc, host, port, flag)) from None
+
+
+def listen_problem(exc: OSError, host: str, port: int, flag: str) -> str:
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return (f"{where} is already in use (another kit, or another program, listens there): "
+                f"stop it or give this kit another port with {flag}")
+    if exc.errno == errno.EACCES:
+        return f"{where}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE); use {flag}"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return f"{where}: {host} is not an address of this machine; use {flag} with one of its addresses"
+    return f"{where} cannot be opened ({exc.strerror or exc}); use {flag}"
 
 
 def service_config(args, **overrides):
@@ -67,6 +93,8 @@ def serve(args) -> int:
             return 2
         kit_profile.apply_to_args(profile, args)
     try:
+        if args.connections_per_address < 0:
+            raise ValueError("--connections-per-address takes a number of connections, or 0 for no cap")
         spec = radio_spec.resolve(parse_radio(args.radio))
         admin_listen = parse_listen(args.admin_listen)
         kit, url = open_kit(args.data, args.host, args.port, args.portal_url,
@@ -74,6 +102,21 @@ def serve(args) -> int:
     except ValueError as exc:  # a bad key or option: say which, do not start
         print(f"kit serve: {exc}", file=sys.stderr)
         return 2
+    # The ports first: a port in use stops the kit here, before its radio starts, with one line.
+    residents = create_app(kit=kit)
+    servers = []
+    try:
+        servers.append(server(residents, args.host, args.port, flag="--port",
+                              per_address=args.connections_per_address))
+        if admin_listen:
+            servers.append(server(create_app({"LISTENER": "admin"}, kit=kit), *admin_listen, admin=True,
+                                  flag="--admin-listen"))
+    except ListenError as exc:
+        for each in servers:
+            each.close()
+        kit.close()
+        print(f"kit serve: {exc}", file=sys.stderr)
+        return 1
     if profile is not None:
         generated = kit_profile.apply_to_kit(profile, kit)
         if generated:  # shown once, in the journal; only its hash is kept
@@ -86,9 +129,7 @@ def serve(args) -> int:
         mesh = Mesh(nodes=1).start()
         spec = RadioSpec("tcp", host="127.0.0.1", port=mesh.port(0))
     radio = start_radio(kit, spec, args) if spec.kind != "none" else None
-    servers = [server(create_app(kit=kit), args.host, args.port)]
     if admin_listen:
-        servers.append(server(create_app({"LISTENER": "admin"}, kit=kit), *admin_listen))
         threading.Thread(target=servers[1].run, name="kit-admin", daemon=True).start()
     said = "no radio found: running without" if args.radio == "auto" and spec.kind == "none" else spec.describe()
     print(f"Kit tous risques: {url}  (data: {kit.data_dir}, radio: {said}, "
@@ -97,7 +138,7 @@ def serve(args) -> int:
         print(f"Crisis cell: {url_of(*admin_listen)}admin/  (operators only; never on the residents' Wi-Fi)",
               flush=True)
     systemd.ready(f"serving {url}")
-    watchdog = systemd.start_watchdog(args.host, args.port, kit.database)
+    watchdog = systemd.start_watchdog(residents, servers, kit.database)
     try:
         servers[0].run()
     except KeyboardInterrupt:
@@ -124,13 +165,22 @@ def demo(args) -> int:
     servers, radios = [], []
     territory_key = kit_config.new_kit_key()  # the three kits share one kit key
     print(f"Three kits on a simulated {args.preset} mesh (radio 1 relays between 0 and 2):")
-    for i in range(3):
-        kit, url = open_kit(Path(args.data) / f"kit{i}", args.host, args.port + i, KIT_KEYS=[territory_key])
-        settings.put(kit.db(), "kit_name", f"Kit {i + 1} (démo)")
-        radios.append(start_radio(kit, RadioSpec("tcp", host="127.0.0.1", port=mesh.port(i)), args,
-                                  preset=args.preset))
-        servers.append(server(create_app(kit=kit), args.host, args.port + i))
-        print(f"  kit {i + 1}: {url}   (radio !{mesh.node_num(i):08x}, data {kit.data_dir})")
+    try:
+        for i in range(3):
+            kit, url = open_kit(Path(args.data) / f"kit{i}", args.host, args.port + i, KIT_KEYS=[territory_key])
+            settings.put(kit.db(), "kit_name", f"Kit {i + 1} (démo)")
+            servers.append(server(create_app(kit=kit), args.host, args.port + i, flag="--port"))
+            radios.append(start_radio(kit, RadioSpec("tcp", host="127.0.0.1", port=mesh.port(i)), args,
+                                      preset=args.preset))
+            print(f"  kit {i + 1}: {url}   (radio !{mesh.node_num(i):08x}, data {kit.data_dir})")
+    except ListenError as exc:  # the demo uses --port, --port + 1 and --port + 2
+        for each in servers:
+            each.close()
+        for radio in radios:
+            radio.stop()
+        mesh.stop()
+        print(f"kit demo: {exc}", file=sys.stderr)
+        return 1
     print("Post a message on one kit's « Messages » page and watch it arrive on the others. Ctrl-C stops.",
           flush=True)
     threads = [threading.Thread(target=s.run, daemon=True) for s in servers]

@@ -1,5 +1,5 @@
 """systemd notifications with the standard library: READY, STOPPING, and a watchdog that is
-fed only while the kit is healthy (its loopback /healthz and its database answer).
+fed only while the kit is healthy (its web servers turn, its app and its database answer).
 
 Without $NOTIFY_SOCKET (not under systemd) every call does nothing.
 """
@@ -10,7 +10,8 @@ import os
 import socket
 import sqlite3
 import threading
-import urllib.request
+import time
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +50,29 @@ def watchdog_seconds() -> float | None:
     return int(usec) / 1e6
 
 
-def healthy(health_url: str, database: str, timeout: float = 5.0) -> bool:
+def healthy(app, servers, database: str, timeout: float = 5.0) -> bool:
+    """The kit is healthy when each web server's event loop has turned lately and its worker
+    threads take the requests that wait, the app answers /healthz and the database answers.
+
+    /healthz is asked in this thread, straight from the app (Flask's test client), not over a
+    socket: clients can fill the listeners (one phone's slow connections, a crowd), and a
+    watchdog that queued behind them would restart a kit that works — radio included — in a
+    loop. A hung event loop, app or database still stops the feed.
+    """
     try:
-        with urllib.request.urlopen(health_url, timeout=timeout) as response:  # loopback only
-            if response.status != 200:
+        for server in servers:
+            stale = time.monotonic() - server.last_turn
+            if stale > timeout:
+                log.warning("health check failed: a web server's loop has not turned for %.0f s", stale)
                 return False
+            stalled = server.stalled_for()
+            if stalled > timeout:
+                log.warning("health check failed: requests have waited %.0f s for a worker thread", stalled)
+                return False
+        response = app.test_client().get("/healthz")
+        if response.status_code != 200:
+            log.warning("health check failed: /healthz answered %s", response.status)
+            return False
         conn = sqlite3.connect(database, timeout=timeout)
         try:
             conn.execute("SELECT 1").fetchone()
@@ -66,30 +85,28 @@ def healthy(health_url: str, database: str, timeout: float = 5.0) -> bool:
 
 
 class Watchdog(threading.Thread):
-    """Sends WATCHDOG=1 every period/3 while healthy(); silence makes systemd restart the kit."""
+    """Sends WATCHDOG=1 every period/3 while check() holds; silence makes systemd restart the kit."""
 
-    def __init__(self, health_url: str, database: str, period: float):
+    def __init__(self, check: Callable[[float], bool], period: float):
         super().__init__(name="kit-watchdog", daemon=True)
-        self.health_url, self.database = health_url, database
+        self.check = check
         self.interval = max(period / 3, 0.5)
         self.stop_event = threading.Event()
 
     def run(self) -> None:
         while not self.stop_event.wait(self.interval):
-            if healthy(self.health_url, self.database, timeout=self.interval):
+            if self.check(self.interval):
                 notify("WATCHDOG=1")
 
     def stop(self) -> None:
         self.stop_event.set()
 
 
-def start_watchdog(host: str, port: int, database: str) -> Watchdog | None:
-    """Feed systemd's watchdog while http://HOST:PORT/healthz (loopback for 0.0.0.0) answers."""
+def start_watchdog(app, servers, database: str) -> Watchdog | None:
+    """Feed systemd's watchdog while healthy(app, servers, database)."""
     period = watchdog_seconds()
     if period is None or not os.environ.get("NOTIFY_SOCKET"):
         return None
-    host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
-    host = f"[{host}]" if ":" in host else host
-    watchdog = Watchdog(f"http://{host}:{port}/healthz", database, period)
+    watchdog = Watchdog(lambda timeout: healthy(app, servers, database, timeout), period)
     watchdog.start()
     return watchdog

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -32,12 +33,44 @@ DEMO_DATA_DIR = "kit-demo"
 WAITRESS = {
     "threads": 6,
     "connection_limit": 300,
-    "channel_timeout": 30,
-    "cleanup_interval": 10,
+    "channel_timeout": 30,       # an idle connection (keep-alive, or one that sent nothing) closes
+    "cleanup_interval": 2,       # how often idle connections and late requests are looked for
     "asyncore_use_poll": True,   # no 1024-descriptor select() limit
     "max_request_body_size": 2 * 1024 * 1024,
     "ident": "",
 }
+
+# One phone must not starve the others (kit/web/wsgi_server.py). A browser opens up to 6
+# connections per host (Chromium's and Firefox's default), a phone's OS probes add a few:
+# 20 per address leaves room for every honest phone, and 300 / 20 = 15 addresses are needed to
+# fill the connection limit. The hotspot's nftables rules cap new connections per address
+# at the same figure before they reach the app (kit/deploy/templates/kit.nft).
+CONNECTIONS_PER_ADDRESS = 20
+# A request (headers and body) must arrive in full within this many seconds of its first
+# byte, however slowly the bytes come: a slow sender no longer holds a connection forever.
+# 2 MB (max_request_body_size) in 15 s is 140 kB/s, far below a phone on the kit's Wi-Fi.
+REQUEST_DEADLINE_S = 15
+# The crisis cell's listener (loopback / Ethernet, never the Wi-Fi): no cap per address (an
+# SSH tunnel brings every operator from 127.0.0.1), a longer deadline for uploaded files.
+ADMIN_REQUEST_DEADLINE_S = 120
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """HOST:PORT, HOST an IP address ("[::1]:8081" or "::1:8081" for IPv6) → (host, port).
+
+    A host name is refused: it is resolved when the kit starts (/etc/hosts, DNS), so a name
+    could put the crisis cell on the residents' Wi-Fi address without the profile check seeing it.
+    """
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{text!r} is not HOST:PORT (an IP address and a port, e.g. {DEFAULT_ADMIN_LISTEN})")
+    bare = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        ipaddress.ip_address(bare)
+    except ValueError:
+        raise ValueError(f"{host!r} in {text!r} is not an IP address: give the address itself "
+                         f"(e.g. {DEFAULT_ADMIN_LISTEN}), not a host name") from None
+    return bare, int(port)
+
 
 # (max events, window in seconds) per client address; the *_name buckets per person's name
 # (normalised), from every address together (kit/web/common.py rate_limited says why).

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ PRESETS = ("LONG_FAST", "LONG_MODERATE", "LONG_SLOW", "MEDIUM_FAST", "MEDIUM_SLO
 # that all relay multiplies every frame (firmware-config/README.md).
 ROLES = ("CLIENT", "CLIENT_BASE", "CLIENT_MUTE", "ROUTER", "ROUTER_LATE")
 HANDHELD_ROLES = ("CLIENT", "CLIENT_MUTE")
+# The hotspot's network (NetworkManager's shared mode, kit-hotspot.nmconnection).
+WIFI_NETWORK = ipaddress.ip_network("10.42.0.0/24")
 WIFI_CHANNELS = tuple(range(1, 14))  # 2.4 GHz; 1, 6 or 11 recommended
 KIT_ID = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 INSEE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
@@ -198,15 +201,19 @@ def parse(data: dict, source: str = "kit.toml", *, base_dir: Path | None = None)
     if not _check_tz(timezone):
         r.problem("kit.timezone", f"{timezone!r} is not a known time zone", 'use e.g. "Europe/Paris"')
     admin_listen = r.get("kit.admin_listen", str, kit_config.DEFAULT_ADMIN_LISTEN)
-    host, _, port = admin_listen.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        r.problem("kit.admin_listen", f"{admin_listen!r} is not HOST:PORT",
+    try:
+        host, port = kit_config.parse_listen(admin_listen)
+    except ValueError as exc:
+        r.problem("kit.admin_listen", str(exc),
                   f'use "{kit_config.DEFAULT_ADMIN_LISTEN}" or the Ethernet address, never the Wi-Fi one')
-    elif host.startswith("10.42.0.") or host in ("0.0.0.0", "::", "[::]"):
-        r.problem("kit.admin_listen", f"{host} is reachable from the residents' Wi-Fi",
-                  f'bind the crisis cell to "{kit_config.DEFAULT_ADMIN_LISTEN}" or to the Ethernet address')
-    elif int(port) in (53, 67, 80, 443):
-        r.problem("kit.admin_listen", f"port {port} is used by the residents' side", "use 8081")
+    else:
+        address = ipaddress.ip_address(host)
+        address = getattr(address, "ipv4_mapped", None) or address  # ::ffff:10.42.0.1 is the Wi-Fi too
+        if address.is_unspecified or address in WIFI_NETWORK:
+            r.problem("kit.admin_listen", f"{host} is reachable from the residents' Wi-Fi",
+                      f'bind the crisis cell to "{kit_config.DEFAULT_ADMIN_LISTEN}" or to the Ethernet address')
+        elif port in (53, 67, 80, 443):
+            r.problem("kit.admin_listen", f"port {port} is used by the residents' side", "use 8081")
 
     commune = r.get("commune.name", str, "", required=True, fix='add name = "…" under [commune]')
     insee = r.get("commune.insee", str, "", required=True,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from kit.core import config as kit_config
 from kit.deploy import radio_config
 from kit.deploy.profile import Profile
 
@@ -63,6 +64,7 @@ def values(profile: Profile) -> dict[str, str]:
         "lease_max": str(LEASE_MAX), "hostname": profile.hostname, "wifi_if": WIFI_IF, "kit_ip": KIT_IP,
         "admin_listen": profile.admin_listen, "admin_host": admin_host, "admin_port": admin_port,
         "forward_rule": forward, "memory_max": MEMORY_MAX,
+        "per_address": str(kit_config.CONNECTIONS_PER_ADDRESS),
     }
 
 
