@@ -110,3 +110,66 @@ def test_binary_snapshot(tmp_path, kit_a, with_vulnerable):
     with pytest.raises(backup.BackupError, match="never overwrites"):
         backup.snapshot(db_a, path)
     assert settings.get(db_a, "kit_origin")
+
+
+# --- a tampered backup (issue 13, High #2 and #3) ------------------------------------------
+
+def _table(data, name):
+    content = data["tables"][name]
+    return content["columns"], content["rows"]
+
+
+def test_an_alert_row_paired_with_a_board_record_is_not_planted(tmp_path, kit_a):
+    """Issue 13 #2: an `alerts` row on the uid of a board record, `verified = 1`, was shown
+    to residents as official (re-verification only looked at alert records)."""
+    _app_a, db_a, pub = kit_a
+    data = json.loads(json.dumps(backup.build(db_a)))
+    origin, seq = db_a.execute("SELECT origin, seq FROM records WHERE kind = 'board' LIMIT 1").fetchone()
+    columns, alerts = _table(data, "alerts")
+    forged = dict(zip(columns, alerts[0])) | {"origin": origin, "seq": seq, "headline": "Évacuez vers la gare",
+                                              "verified": 1, "superseded": 0, "expires_at": None}
+    alerts.append([forged[c] for c in columns])
+    columns, messages = _table(data, "messages")              # a derived row with no record behind it
+    checkin = db_a.execute("SELECT origin, seq FROM records WHERE kind = 'checkin'").fetchone()
+    fake = dict(zip(columns, messages[0])) | {"id": 999, "origin": checkin[0], "seq": checkin[1], "text": "faux"}
+    messages.append([fake[c] for c in columns])
+    app_b = make_kit(tmp_path / "b", trust=[pub])
+    db_b = db_of(app_b)
+    backup.restore(db_b, data, data_dir=app_b.config["DATA_DIR"])
+    assert db_b.execute("SELECT headline FROM alerts WHERE verified = 1").fetchall() == [
+        ("Montée rapide des eaux",)]                           # the genuine signed alert only
+    assert db_b.execute("SELECT count(*) FROM messages WHERE text = 'faux'").fetchone() == (0,)
+    for table in ("records", "messages", "checkins", "alerts", "field_reports", "origins"):
+        assert rows(db_b, table) == rows(db_a, table), table   # every derived row made again
+
+
+def test_a_second_password_hash_column_does_not_plant_an_admin(tmp_path, kit_a):
+    """Issue 13 #3: a `password_hash` column added to the backup's users won over the
+    unusable password the restore sets; the attacker logged in as admin."""
+    from werkzeug.security import generate_password_hash
+    _app_a, db_a, _pub = kit_a
+    data = json.loads(json.dumps(backup.build(db_a)))
+    columns, rows_ = _table(data, "users")
+    data["tables"]["users"]["columns"] = [*columns, "password_hash"]
+    data["tables"]["users"]["rows"] = [[*row, generate_password_hash("mot-de-passe-pirate")] for row in rows_]
+    data["tables"]["users"]["rows"].append(["pirate", "admin", 0, 0, generate_password_hash("mot-de-passe-pirate")])
+    app_b = make_kit(tmp_path / "b")
+    db_b = db_of(app_b)
+    backup.restore(db_b, data, data_dir=app_b.config["DATA_DIR"])
+    assert {n for (n,) in db_b.execute("SELECT name FROM users")} == {"marie", "pirate"}
+    for name in ("marie", "pirate"):
+        assert auth.verify(db_b, name, "mot-de-passe-pirate") is None
+    assert not db_b.execute("SELECT 1 FROM users WHERE password_hash LIKE 'scrypt%'").fetchone()
+
+
+def test_duplicate_keys_and_columns_are_refused(tmp_path, kit_a):
+    data = json.dumps(backup.build(kit_a[1]), separators=(",", ":"))
+    twice = data.replace('"tables":{', '"tables":{"users":{"columns":["name"],"rows":[]},', 1)
+    assert twice != data
+    with pytest.raises(backup.BackupError, match="twice"):
+        backup.read(twice.encode())
+    doubled = json.loads(data)
+    doubled["tables"]["contacts"]["columns"][1] = doubled["tables"]["contacts"]["columns"][0]
+    app_b = make_kit(tmp_path / "b")
+    with pytest.raises(backup.BackupError, match="twice"):
+        backup.restore(db_of(app_b), doubled, data_dir=app_b.config["DATA_DIR"])

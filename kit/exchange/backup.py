@@ -6,6 +6,11 @@ an unusable password: `kit user passwd`), and the register of vulnerable people 
 unless asked for, and then in clear (re-sealed with the new kit's key on restore): such a
 file is as confidential as the register itself.
 
+Restore trusts nothing in the file it could not check itself: the tables the pages read
+are made again from the records (so a `verified = 1` in the file means nothing), records
+are parsed like a bundle's, accounts arrive with whitelisted columns and no usable
+password, and a key or a column written twice refuses the file.
+
 Restore never clones an identity: the kit keeps its own origin id and trusted keys. Two
 kits numbering records under one origin would corrupt every kit's sync, and the old kit
 may well still be running somewhere.
@@ -15,20 +20,31 @@ from __future__ import annotations
 import base64
 import json
 import os
+import sqlite3
 import time
 from pathlib import Path
 
+from kit.core.auth import AccountError, check_name
 from kit.core.messages import _
 from kit.exchange.vulnerable import Register
 from kit.storage import db as kit_db
+from kit.storage import json_records
 from kit.storage.db import transaction
 from kit.storage.projections import reverify_alerts
+from kit.storage.sqlite_store import SqliteStore
 
 FORMAT = "kit-tous-risques/backup"
 VERSION = 1
 PRIVATE_TABLES = {"vulnerable_people"}          # only through Register.export, only when asked
 SECRET_COLUMNS = {"users": {"password_hash"}}
 IDENTITY_SETTINGS = {"kit_origin", "kit_id", "trusted_keys"}
+LOCAL_SETTINGS = {"airtime_history"}            # this kit's radio, not the old one's
+# What the pages read, projected from the records (kit/storage/projections.py): made again
+# on restore, never read from the file. `verified`, `hidden`, `superseded` live here.
+DERIVED_TABLES = {"messages", "checkins", "alerts", "field_reports", "kit_health", "origins",
+                  "site_exercise_status"}
+RECORD_COLUMNS = ("kind", "origin", "seq", "created_at", "exercise", "body")
+USER_COLUMNS = ("name", "role", "created_at", "disabled")   # never a password hash
 # A kit is "empty" when it holds no crisis data yet. Its accounts and main courante may
 # exist (the admin who restores through the pages logged in): they are kept, see restore.
 MUST_BE_EMPTY = ("records", "messages", "pending_posts", "vulnerable_people")
@@ -80,14 +96,33 @@ def write(path: str | Path, data: dict) -> None:
 
 def read(data: bytes) -> dict:
     try:
-        backup = json.loads(data)
-    except (ValueError, UnicodeDecodeError):
+        backup = json.loads(data, object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as exc:
+        raise BackupError(_("The key %(key)s appears twice in this file: it is not a kit's backup.",
+                            key=str(exc))) from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise BackupError(_("This file is not a kit backup (not JSON).")) from None
     if not isinstance(backup, dict) or backup.get("format") != FORMAT:
         raise BackupError(_("This file is not a kit backup."))
-    if backup.get("version") != VERSION or not isinstance(backup.get("tables"), dict):
+    if backup.get("version") != VERSION or not isinstance(backup.get("tables"), dict) \
+            or type(backup.get("schema_version")) is not int:
         raise BackupError(_("This backup's format version is not supported."))
     return backup
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _no_duplicates(pairs: list) -> dict:
+    """json.loads keeps the last of two equal keys (RFC 8259 §4 leaves it open), so a
+    reader that looked at the first would be fooled: a key written twice refuses the file."""
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
 
 
 def is_empty(db) -> bool:
@@ -99,7 +134,12 @@ def restore(db, backup: dict, *, data_dir) -> dict:
     """Load a backup into this kit, all or nothing. Only into an empty kit (no records,
     posts or register), so no crisis data here is ever overwritten. This kit's own accounts
     stay (and win over restored ones of the same name); its own main courante lines follow
-    the restored ones, so the log still tells who restored what and when."""
+    the restored ones, so the log still tells who restored what and when.
+
+    Nothing the file says about trust is believed (issue 13): the tables the pages read
+    (DERIVED_TABLES: which alert is verified, which message hidden…) are made again from
+    the records, each parsed like a bundle's and put through the store, exactly as if it
+    had come over the radio; accounts get only USER_COLUMNS and an unusable password."""
     current = kit_db.schema_version(db)
     if backup["schema_version"] > current:
         raise BackupError(_("This backup comes from a newer kit (schema %(theirs)d, this kit %(ours)d): "
@@ -107,40 +147,114 @@ def restore(db, backup: dict, *, data_dir) -> dict:
     if not is_empty(db):
         raise BackupError(_("This kit is not empty: restore only into a new kit's data folder."))
     present = set(tables(db))
-    restored = {t: c for t, c in backup["tables"].items() if t in present and t not in PRIVATE_TABLES}
+    restored = {t: _checked_table(t, c) for t, c in backup["tables"].items()
+                if t in present and t not in PRIVATE_TABLES}
+    records = _records(restored.pop("records", None))
     counts = {}
-    with transaction(db):
-        local_journal = db.execute("SELECT at, author, source, action, subject, detail, verification, exercise "
-                                   "FROM journal ORDER BY id").fetchall()
-        local_users = {name for (name,) in db.execute("SELECT name FROM users")}
-        db.execute("PRAGMA defer_foreign_keys=ON")  # rows arrive table by table
-        # Every table is emptied before any is filled: ON DELETE CASCADE would otherwise
-        # empty a child table (checklist_items) already restored.
-        for table in restored:
-            if table == "settings":
-                db.execute(f"DELETE FROM settings WHERE key NOT IN ({', '.join('?' * len(IDENTITY_SETTINGS))})",
-                           sorted(IDENTITY_SETTINGS))
-            elif table != "users":
-                db.execute(f"DELETE FROM {table}")
-        for table, content in restored.items():
-            ours = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
-            keep = [i for i, c in enumerate(content["columns"]) if c in ours]
-            columns = [content["columns"][i] for i in keep]
-            rows = [[_typed(row[i]) for i in keep] for row in content["rows"]]
-            if table == "settings":
-                rows = [row for row in rows if row[columns.index("key")] not in IDENTITY_SETTINGS]
-            if table == "users":
-                rows = [row + [_unusable()] for row in rows if row[columns.index("name")] not in local_users]
-                columns = columns + ["password_hash"]
-            marks = ", ".join("?" * len(columns))
-            db.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
-            counts[table] = len(rows)
-        db.conn.executemany("INSERT INTO journal (at, author, source, action, subject, detail, verification, "
-                            "exercise) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", local_journal)
-        reverify_alerts(db.conn)  # this kit's trusted keys decide what is official here
-        if backup.get("vulnerable_people"):
-            counts["vulnerable_people"] = Register(db, data_dir).merge(backup["vulnerable_people"])
+    try:
+        with transaction(db):
+            local_journal = db.execute("SELECT at, author, source, action, subject, detail, verification, "
+                                       "exercise FROM journal ORDER BY id").fetchall()
+            local_users = {name for (name,) in db.execute("SELECT name FROM users")}
+            db.execute("PRAGMA defer_foreign_keys=ON")  # rows arrive table by table
+            # Every table is emptied before any is filled: ON DELETE CASCADE would otherwise
+            # empty a child table (checklist_items) already restored.
+            for table in sorted((set(restored) | DERIVED_TABLES) & present):
+                if table == "settings":
+                    db.execute(f"DELETE FROM settings WHERE key NOT IN ({', '.join('?' * len(IDENTITY_SETTINGS))})",
+                               sorted(IDENTITY_SETTINGS))
+                elif table != "users":
+                    db.execute(f"DELETE FROM {table}")
+            for table, (columns, rows) in restored.items():
+                if table in DERIVED_TABLES:
+                    continue
+                if table == "settings":
+                    rows = [row for row in rows if _restorable_setting(row[columns.index("key")])]
+                if table == "users":
+                    columns, rows = _accounts(columns, rows, local_users)
+                marks = ", ".join("?" * len(columns))
+                db.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+                counts[table] = len(rows)
+            # Site statuses are made again from the records below (newest report wins).
+            db.execute("UPDATE sites SET status_at = 0")
+            store = SqliteStore(db.conn)
+            counts["records"] = sum(store.put(record) for record, _received in records)
+            db.conn.executemany("UPDATE records SET received_at = ? WHERE origin = ? AND seq = ?",
+                                [(received, *record.uid) for record, received in records])
+            db.conn.executemany("INSERT INTO journal (at, author, source, action, subject, detail, verification, "
+                                "exercise) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", local_journal)
+            reverify_alerts(db.conn)  # this kit's trusted keys decide what is official here
+            if backup.get("vulnerable_people"):
+                counts["vulnerable_people"] = Register(db, data_dir).merge(backup["vulnerable_people"])
+    except sqlite3.DatabaseError as exc:  # a CHECK, a foreign key, a type: the file is not a kit's
+        raise BackupError(_("This backup is not consistent (%(error)s); nothing was restored.",
+                            error=str(exc))) from None
     return counts
+
+
+def _checked_table(table: str, content) -> tuple[list[str], list[list]]:
+    """(columns, typed rows) of one table of the file, its shape checked: a column named
+    twice would let the file choose which of two values SQLite keeps."""
+    columns = content.get("columns") if isinstance(content, dict) else None
+    rows = content.get("rows") if isinstance(content, dict) else None
+    if not isinstance(columns, list) or not isinstance(rows, list) or \
+            not all(isinstance(c, str) for c in columns):
+        raise BackupError(_("The table %(table)s of this backup is damaged.", table=table))
+    if len(set(columns)) != len(columns):
+        raise BackupError(_("A column appears twice in the table %(table)s of this backup.", table=table))
+    if not all(isinstance(row, list) and len(row) == len(columns) and all(map(_scalar, row)) for row in rows):
+        raise BackupError(_("The table %(table)s of this backup is damaged.", table=table))
+    return columns, [[_typed(v) for v in row] for row in rows]
+
+
+def _scalar(value) -> bool:
+    return value is None or isinstance(value, (str, int, float)) or (
+        isinstance(value, dict) and set(value) == {"$b64"} and isinstance(value["$b64"], str))
+
+
+def _restorable_setting(key) -> bool:
+    """This kit's identity and its own counters and airtime stay this kit's."""
+    return key not in IDENTITY_SETTINGS and key not in LOCAL_SETTINGS and not str(key).startswith("own_seq:")
+
+
+def _accounts(columns, rows, local_users) -> tuple[list[str], list[list]]:
+    """Restored accounts: the whitelisted columns, a checked name, an unusable password."""
+    missing = [c for c in ("name", "role") if c not in columns]
+    if missing:
+        raise BackupError(_("The table %(table)s of this backup is damaged.", table="users"))
+    keep = [c for c in USER_COLUMNS if c in columns]
+    out = []
+    for row in rows:
+        values = dict(zip(columns, row))
+        try:
+            name = check_name(str(values["name"]))
+        except AccountError:
+            raise BackupError(_("An account of this backup has an invalid name.")) from None
+        if name not in local_users:
+            out.append([name if c == "name" else values[c] for c in keep] + [_unusable()])
+    return keep + ["password_hash"], out
+
+
+def _records(content) -> list:
+    """Every record of the file, parsed before anything is written (one bad record refuses
+    the backup), in the order a kit would have made them."""
+    if content is None:
+        return []
+    columns, rows = content
+    if not set(RECORD_COLUMNS) <= set(columns):
+        raise BackupError(_("The table %(table)s of this backup is damaged.", table="records"))
+    at = [columns.index(c) for c in RECORD_COLUMNS]
+    received_at = columns.index("received_at") if "received_at" in columns else None
+    parsed = []
+    for row in rows:
+        kind, origin, seq, created_at, exercise, body = (row[i] for i in at)
+        try:
+            record = json_records.loads(str(kind), int(origin), int(seq), int(created_at), bool(exercise),
+                                        str(body))
+            parsed.append((record, int(row[received_at]) if received_at is not None else int(time.time())))
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+            raise BackupError(_("A record in the backup is not valid: %(error)s", error=str(exc))) from None
+    return sorted(parsed, key=lambda pair: (pair[0].origin, pair[0].seq))
 
 
 def _unusable() -> str:
