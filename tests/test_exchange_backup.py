@@ -1,5 +1,7 @@
 """Full JSON backup and restore into an empty kit; the binary snapshot."""
+import base64
 import json
+import re
 import sqlite3
 
 import pytest
@@ -8,6 +10,7 @@ from test_exchange_support import PERSON, db_of, english, fill, make_kit, new_ke
 
 from kit.cli import main as cli
 from kit.core import auth
+from kit.crypto import own_key
 from kit.exchange import backup, vulnerable
 from kit.storage import settings
 
@@ -74,14 +77,17 @@ def test_register_only_when_asked_and_resealed_with_the_new_key(tmp_path, kit_a)
 @pytest.mark.parametrize("change, message", [
     (lambda d: d.update(schema_version=999), "newer kit"),
     (lambda d: d.update(format="zip"), "not a kit backup"),
-    (lambda d: d.update(version=2), "version"),
+    (lambda d: d.update(version=3), "version"),
 ])
 def test_refusals(tmp_path, kit_a, change, message):
-    data = backup.build(kit_a[1])
+    app_a, db_a, _pub = kit_a
+    data = backup.build(db_a)
     change(data)
+    key = own_key.load(app_a.config["DATA_DIR"])
     app_b = make_kit(tmp_path / "b")
     with pytest.raises(backup.BackupError, match=message):
-        backup.restore(db_of(app_b), backup.read(json.dumps(data).encode()), data_dir=app_b.config["DATA_DIR"])
+        backup.restore(db_of(app_b), backup.read(backup.seal(data, key), from_kit=bytes(key.verify_key)),
+                       data_dir=app_b.config["DATA_DIR"])
     assert db_of(app_b).execute("SELECT count(*) FROM records").fetchone()[0] == 0
 
 
@@ -90,11 +96,41 @@ def test_cli_backup_and_restore(tmp_path, kit_a, capsys):
     path = tmp_path / "sauvegarde.json"
     assert cli.main(["backup", str(path), "--data", app_a.config["DATA_DIR"]]) == 0
     assert path.stat().st_mode & 0o077 == 0                    # private file
-    assert cli.main(["restore", str(path), "--data", str(tmp_path / "new")]) == 0
+    kit_key = own_key.public_text(app_a.config["DATA_DIR"])
+    assert f"--from-kit {kit_key}" in capsys.readouterr().out  # the operator notes it apart
+    assert cli.main(["restore", str(path), "--data", str(tmp_path / "new")]) == 2
+    assert kit_key in capsys.readouterr().err                  # shown, to compare with the note
+    assert cli.main(["restore", str(path), "--data", str(tmp_path / "new"), "--from-kit", kit_key]) == 0
     restored = db_of(make_kit(tmp_path / "new"))
     assert rows(restored, "records") == rows(db_a, "records")
-    assert cli.main(["restore", str(path), "--data", str(tmp_path / "new")]) == 2
+    assert cli.main(["restore", str(path), "--data", str(tmp_path / "new"), "--from-kit", kit_key]) == 2
     assert "not empty" in capsys.readouterr().err
+
+
+def test_a_backup_is_authenticated_by_the_kit_that_made_it(tmp_path, kit_a):
+    """Issue 13: a backup is signed with the kit's own Ed25519 key; restoring needs that
+    kit's public key, noted apart; a changed byte, another signer or no signature refuse it."""
+    app_a, db_a, _pub = kit_a
+    key = own_key.load(app_a.config["DATA_DIR"])
+    assert (tmp_path / "a" / own_key.KEY_FILE).stat().st_mode & 0o777 == 0o600
+    kit_a_key = bytes(key.verify_key)
+    blob = backup.seal(backup.build(db_a), key)
+    assert backup.read(blob, from_kit=kit_a_key)["tables"]["records"]["rows"]
+    with pytest.raises(backup.BackupError, match=re.escape(own_key.public_text(tmp_path / "a"))):
+        backup.read(blob)
+    outer = json.loads(blob)
+    changed = base64.b64decode(outer["payload"]).replace("Route coupée".encode(), "Route ouverte".encode())
+    forged = json.dumps(outer | {"payload": base64.b64encode(changed).decode()}).encode()
+    with pytest.raises(backup.BackupError, match="does not match its content"):
+        backup.read(forged, from_kit=kit_a_key)
+    (tmp_path / "b").mkdir()
+    other = own_key.load(tmp_path / "b")                        # a file made by someone else
+    with pytest.raises(backup.BackupError, match="signed by the kit key"):
+        backup.read(backup.seal(backup.build(db_a), other), from_kit=kit_a_key)
+    unsigned = json.dumps(backup.build(db_a) | {"version": 1}).encode()    # from before signed backups
+    with pytest.raises(backup.BackupError, match="--unsigned"):
+        backup.read(unsigned, from_kit=kit_a_key)
+    assert backup.read(unsigned, allow_unsigned=True)["version"] == 1
 
 
 @pytest.mark.parametrize("with_vulnerable", [False, True])

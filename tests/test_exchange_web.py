@@ -9,6 +9,7 @@ from helpers import csrf_token, login
 from test_exchange_support import alert, db_of, english, fill, make_kit, new_key  # noqa: F401 (fixture)
 
 from kit.core import auth, journal
+from kit.crypto import own_key
 from kit.crypto.signing import load_key, public_key_text
 from kit.exchange import cap
 from kit.storage import settings
@@ -169,12 +170,19 @@ def test_admin_purge_retention_backup_and_restore(app, as_role, signing_key, tmp
     assert db_of(app).execute("SELECT count(*) FROM checkins WHERE name != ''").fetchone()[0] == 0
     saved = client.post("/admin/donnees/sauvegarde", data={"csrf_token": token(client)})
     assert saved.status_code == 200 and json.loads(saved.data)["format"] == "kit-tous-risques/backup"
-    refused = upload(client, "/admin/donnees/restauration", saved.data, "sauvegarde.json")
+    kit_key = own_key.public_text(app.config["DATA_DIR"])
+    assert kit_key in client.get("/admin/donnees").get_data(as_text=True)   # shown to note apart
+    refused = upload(client, "/admin/donnees/restauration", saved.data, "sauvegarde.json", from_kit=kit_key)
     assert refused.status_code == 400 and "not empty" in refused.get_data(as_text=True)
     new = make_kit(tmp_path / "neuf", listener="admin")   # a new kit: its first admin restores
     client_new = new.test_client()
     login(client_new, "root", auth.add_user(db_of(new), "root", "admin"), lang="en")
-    assert upload(client_new, "/admin/donnees/restauration", saved.data, "sauvegarde.json").status_code == 303
+    unconfirmed = upload(client_new, "/admin/donnees/restauration", saved.data, "sauvegarde.json")
+    assert unconfirmed.status_code == 400 and kit_key in unconfirmed.get_data(as_text=True)
+    bad_key = upload(client_new, "/admin/donnees/restauration", saved.data, "sauvegarde.json", from_kit="x%0a")
+    assert bad_key.status_code == 400 and 'value="x%0a"' in bad_key.get_data(as_text=True)  # typed text kept
+    assert upload(client_new, "/admin/donnees/restauration", saved.data, "sauvegarde.json",
+                  from_kit=kit_key).status_code == 303
     assert db_of(new).execute("SELECT count(*) FROM records").fetchone() == \
         db_of(app).execute("SELECT count(*) FROM records").fetchone()
     assert client_new.get("/admin/donnees").status_code == 200          # still logged in

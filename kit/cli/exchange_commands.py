@@ -3,17 +3,18 @@ out from the command line. Same functions as the web pages (kit/web/admin/data.p
 action is written in the main courante."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 
 from kit.core.kit import Entry, Kit
-from kit.crypto import signing
+from kit.crypto import own_key, signing
 from kit.crypto.signing import KeyError_, parse_public_key
 from kit.exchange import backup as backups
 from kit.exchange import bundle as bundles
 from kit.exchange import cap as caps
-from kit.exchange import cards, tabular
+from kit.exchange import cards, private_file, tabular
 from kit.exchange import purge as purges
 from kit.exchange import timeline as timelines
 from kit.storage import queries as records
@@ -33,6 +34,13 @@ def _log(kit: Kit, action: str, subject: str = "", detail: str = "") -> None:
 def _fail(command: str, message: str) -> int:
     print(f"kit {command}: {message}", file=sys.stderr)
     return 2
+
+
+def _public_key(text: str) -> bytes:
+    try:
+        return parse_public_key(text)
+    except KeyError_ as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _key(path):
@@ -78,10 +86,14 @@ def backup(args) -> int:
         if args.binary:
             backups.snapshot(db, args.file, with_vulnerable=args.with_vulnerable)
         else:
-            backups.write(args.file, backups.build(db, with_vulnerable=args.with_vulnerable, data_dir=data_dir))
+            data = backups.build(db, with_vulnerable=args.with_vulnerable, data_dir=data_dir)
+            private_file.write(args.file, backups.seal(data, own_key.load(data_dir)))
         _log(kit, "backup", Path(args.file).name, "register included" if args.with_vulnerable else "")
         print(f"Backup written to {args.file}" + (" (includes the register: CONFIDENTIAL)"
                                                     if args.with_vulnerable else "") + ".")
+        if not args.binary:
+            print("Signed by this kit's key; restoring asks for it (note it apart from the file):\n"
+                  f"  --from-kit {own_key.public_text(data_dir)}")
         return 0
     except (backups.BackupError, OSError) as exc:
         return _fail("backup", str(exc))
@@ -94,7 +106,8 @@ def restore(args) -> int:
     kit = _open(args)
     db, data_dir = kit.db(), kit.data_dir
     try:
-        counts = backups.restore(db, backups.read(Path(args.file).read_bytes()), data_dir=data_dir)
+        data = backups.read(Path(args.file).read_bytes(), from_kit=args.from_kit, allow_unsigned=args.unsigned)
+        counts = backups.restore(db, data, data_dir=data_dir)
         _log(kit, "restore", Path(args.file).name, json.dumps(counts))
         print(f"Restored {sum(counts.values())} rows. Accounts were restored without passwords: "
               "set one with `kit user passwd NAME`.")
@@ -222,6 +235,10 @@ def register(commands) -> None:
     r = commands.add_parser("restore", help="restore a JSON backup into a new, empty kit")
     r.add_argument("file")
     r.add_argument("--data", required=True, help="the new kit's data folder")
+    r.add_argument("--from-kit", metavar="PUBKEY", type=_public_key,
+                   help="the public key of the kit that made the backup (printed by kit backup)")
+    r.add_argument("--unsigned", action="store_true",
+                   help="accept a backup made before backups were signed (check where it comes from)")
     r.set_defaults(handler=restore)
 
     t = commands.add_parser("timeline", help="export the crisis timeline (main courante, messages, alerts)")

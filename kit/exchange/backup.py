@@ -26,6 +26,7 @@ from pathlib import Path
 
 from kit.core.auth import AccountError, check_name
 from kit.core.messages import _
+from kit.crypto import envelope
 from kit.exchange.vulnerable import Register
 from kit.storage import db as kit_db
 from kit.storage import json_records
@@ -34,7 +35,9 @@ from kit.storage.projections import reverify_alerts
 from kit.storage.sqlite_store import SqliteStore
 
 FORMAT = "kit-tous-risques/backup"
-VERSION = 1
+VERSION = 2                 # signed by the kit that made it (kit/crypto/envelope.py)
+UNSIGNED_VERSION = 1        # before signed backups: restored only when the operator says so
+TAG = b"kit-tous-risques/backup/v2\0"
 PRIVATE_TABLES = {"vulnerable_people"}          # only through Register.export, only when asked
 SECRET_COLUMNS = {"users": {"password_hash"}}
 IDENTITY_SETTINGS = {"kit_origin", "kit_id", "trusted_keys"}
@@ -84,30 +87,64 @@ def build(db, *, with_vulnerable: bool = False, data_dir=None) -> dict:
     return out
 
 
-def write(path: str | Path, data: dict) -> None:
-    """Write atomically (a half-written backup is worse than none) and private (0600)."""
-    path = Path(path)
-    temporary = path.with_name(path.name + ".part")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False, separators=(",", ":"))
-    os.replace(temporary, path)
+def seal(data: dict, key) -> bytes:
+    """The backup as a file, signed with the kit's own key (kit/crypto/own_key.py)."""
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return envelope.seal(FORMAT, VERSION, TAG, body, key)
 
 
-def read(data: bytes) -> dict:
+def read(data: bytes, *, from_kit: bytes | None = None, allow_unsigned: bool = False) -> dict:
+    """The backup in a file, once its signature says it is the one the kit `from_kit` (its
+    public key, noted by the operator when `kit backup` printed it) made. A file from
+    before signed backups (version 1) only with `allow_unsigned` (the CLI's --unsigned)."""
+    outer = _parse(data)
+    if not isinstance(outer, dict) or outer.get("format") != FORMAT:
+        raise BackupError(_("This file is not a kit backup."))
+    if outer.get("version") == UNSIGNED_VERSION:
+        if not allow_unsigned:
+            raise BackupError(_("This backup is not signed (made by an older kit): restore it from the "
+                                "command line with kit restore --unsigned, only if you know where it comes from."))
+        backup = outer
+    elif outer.get("version") == VERSION:
+        backup = _parse(_verified(outer, from_kit))
+    else:
+        raise BackupError(_("This backup's format version is not supported."))
+    if not isinstance(backup, dict) or backup.get("format") != FORMAT:
+        raise BackupError(_("This file is not a kit backup."))
+    if backup.get("version") != outer["version"] or not isinstance(backup.get("tables"), dict) \
+            or type(backup.get("schema_version")) is not int:
+        raise BackupError(_("This backup's format version is not supported."))
+    return backup
+
+
+def _verified(outer: dict, from_kit: bytes | None) -> bytes:
     try:
-        backup = json.loads(data, object_pairs_hook=_no_duplicates)
+        signer, signature, body = envelope.fields(outer)
+    except envelope.EnvelopeError:
+        raise BackupError(_("This backup is damaged.")) from None
+    if signer != from_kit:
+        # The key is shown so the operator can compare it with the one noted at backup time:
+        # copying it from here without checking is exactly what this refusal is for.
+        raise BackupError(_("This backup was signed by the kit key %(key)s. Restore it only if this is the "
+                            "key of the kit you saved (printed by kit backup, shown on that kit's data "
+                            "page): give it with --from-kit, or in the field of this page.",
+                            key=base64.b64encode(signer).decode()))
+    try:
+        envelope.verify(TAG, signer, signature, body)
+    except envelope.EnvelopeError:
+        raise BackupError(_("The backup's signature does not match its content: it was changed or "
+                            "damaged. Nothing was restored.")) from None
+    return body
+
+
+def _parse(data: bytes):
+    try:
+        return json.loads(data, object_pairs_hook=_no_duplicates)
     except _DuplicateKey as exc:
         raise BackupError(_("The key %(key)s appears twice in this file: it is not a kit's backup.",
                             key=str(exc))) from None
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise BackupError(_("This file is not a kit backup (not JSON).")) from None
-    if not isinstance(backup, dict) or backup.get("format") != FORMAT:
-        raise BackupError(_("This file is not a kit backup."))
-    if backup.get("version") != VERSION or not isinstance(backup.get("tables"), dict) \
-            or type(backup.get("schema_version")) is not int:
-        raise BackupError(_("This backup's format version is not supported."))
-    return backup
 
 
 class _DuplicateKey(Exception):

@@ -18,17 +18,13 @@ wins) only when the caller allows it.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
-import os
 import time
 from pathlib import Path
 
-from nacl.exceptions import BadSignatureError, CryptoError
-from nacl.signing import VerifyKey
-
 from kit.core.messages import _
-from kit.crypto.signing import public_key_text
+from kit.crypto import envelope
+from kit.exchange import private_file
 from kit.exchange.vulnerable import Register
 from kit.storage import json_records, settings
 from kit.storage.db import schema_version, transaction
@@ -70,21 +66,13 @@ def seal(data: dict, key) -> bytes:
         raise BundleError(_("This kit has no signing key: a bundle must be signed (kit keys new, "
                             "then --signing-key)."))
     body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    envelope = {"format": FORMAT, "version": VERSION, "signer": public_key_text(key),
-                "signature": base64.b64encode(key.sign(TAG + body).signature).decode(),
-                "payload": base64.b64encode(body).decode()}
-    return json.dumps(envelope).encode("ascii")
+    return envelope.seal(FORMAT, VERSION, TAG, body, key)
 
 
 def export(db, path: str | Path, key, *, with_vulnerable: bool = False, data_dir=None) -> dict:
     data = payload(db, with_vulnerable=with_vulnerable, data_dir=data_dir)
     blob = seal(data, key)
-    path = Path(path)
-    temporary = path.with_name(path.name + ".part")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(blob)
-    os.replace(temporary, path)
+    private_file.write(path, blob)
     return {"records": len(data["records"]), "vulnerable_people": len(data.get("vulnerable_people", []))}
 
 
@@ -93,26 +81,24 @@ def open_bundle(blob: bytes, trusted: list[bytes]) -> dict:
     if len(blob) > MAX_BYTES:
         raise BundleError(_("The bundle is too large."))
     try:
-        envelope = json.loads(blob)
-        if envelope.get("format") != FORMAT:
+        outer = json.loads(blob)
+        if outer.get("format") != FORMAT:
             raise ValueError
     except (ValueError, AttributeError, UnicodeDecodeError):
         raise BundleError(_("This file is not a kit bundle, or it is damaged.")) from None
-    if envelope.get("version") != VERSION:
+    if outer.get("version") != VERSION:
         raise BundleError(_("This bundle's format version is not supported."))
     try:
-        signer = base64.b64decode(envelope["signer"], validate=True)
-        signature = base64.b64decode(envelope["signature"], validate=True)
-        body = base64.b64decode(envelope["payload"], validate=True)
-    except (KeyError, TypeError, binascii.Error):
+        signer, signature, body = envelope.fields(outer)
+    except envelope.EnvelopeError:
         raise BundleError(_("This bundle is damaged or unsigned.")) from None
     if signer not in trusted:
         raise BundleError(_("This bundle is signed by a key this kit does not trust (%(key)s). "
                             "Add it with --trust-key if it is your mairie's.",
                             key=base64.b64encode(signer).decode()))
     try:
-        VerifyKey(signer).verify(TAG + body, signature)
-    except (BadSignatureError, CryptoError, ValueError):
+        envelope.verify(TAG, signer, signature, body)
+    except envelope.EnvelopeError:
         raise BundleError(_("The bundle's signature does not match its content: it was changed or "
                             "damaged. Nothing was imported.")) from None
     return json.loads(body)
