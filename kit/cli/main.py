@@ -3,6 +3,7 @@ functions the web app uses."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from kit.cli import deploy_commands, exchange_commands
@@ -122,7 +123,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "user" and args.action != "list" and not args.name:
         parser.error(f"kit user {args.action} needs an account NAME")
-    return args.handler(args)
+    # Every file a command makes (exports, snapshots, the database of a new kit) is the
+    # operator's alone, whatever the shell's umask: a kit run by hand has no systemd UMask=.
+    previous = os.umask(0o077)
+    try:
+        return args.handler(args)
+    finally:
+        os.umask(previous)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,54 @@
+"""Issue 13 #14: what a kit keeps on disk is private whatever the umask it was started with."""
+import os
+import stat
+
+import pytest
+from test_exchange_support import PERSON
+
+from kit.cli import main as cli
+from kit.core.kit import Kit
+from kit.crypto import own_key
+from kit.exchange import vulnerable
+
+
+@pytest.fixture
+def open_umask():
+    """A shell with umask 000: the worst a technician running the kit by hand could have."""
+    previous = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def modes(folder):
+    return {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
+
+
+def test_data_folder_0700_and_files_0600_whatever_the_umask(tmp_path, open_umask):
+    folder = tmp_path / "kit-data"
+    kit = Kit.open(folder, TRUST_KEYS=None)
+    try:
+        kit.add_user("marie", "admin", "cli", "cli")
+        vulnerable.Register(kit.db(), folder).add(PERSON, "marie")
+        own_key.load(folder)
+        found = modes(folder)
+        assert {"kit.db", "kit.db-wal", "kit.db-shm", "secret_key", "kit_key", "identity.key"} <= set(found)
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+        assert {name: mode for name, mode in found.items() if mode != 0o600} == {}
+    finally:
+        kit.close()
+    assert cli.main(["timeline", "--csv", str(tmp_path / "retex.csv"), "--data", str(folder)]) == 0
+    assert cli.main(["backup", str(tmp_path / "copie.db"), "--binary", "--data", str(folder)]) == 0
+    assert stat.S_IMODE((tmp_path / "retex.csv").stat().st_mode) == 0o600    # exports too
+    assert stat.S_IMODE((tmp_path / "copie.db").stat().st_mode) == 0o600
+
+
+def test_an_older_kit_is_tightened_when_it_starts(tmp_path, open_umask):
+    folder = tmp_path / "kit-data"
+    Kit.open(folder, TRUST_KEYS=None).close()
+    os.chmod(folder, 0o755)
+    os.chmod(folder / "kit.db", 0o644)
+    Kit.open(folder, TRUST_KEYS=None).close()
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((folder / "kit.db").stat().st_mode) == 0o600
