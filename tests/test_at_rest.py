@@ -52,3 +52,21 @@ def test_an_older_kit_is_tightened_when_it_starts(tmp_path, open_umask):
     Kit.open(folder, TRUST_KEYS=None).close()
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert stat.S_IMODE((folder / "kit.db").stat().st_mode) == 0o600
+
+
+def test_the_first_admin_password_never_goes_to_the_journal(tmp_path):
+    """Under systemd stdout is the journal: the password goes to a 0600 file, and on the
+    screen only when a terminal is attached (a real pty here)."""
+    import io
+
+    from kit.cli import first_password
+    journal = io.StringIO()                                    # not a TTY, as under systemd
+    path = first_password.announce("admin", "abcd-efgh-jkmn-pqrs-tuvw", tmp_path, journal)
+    assert "abcd-efgh" not in journal.getvalue() and str(path) in journal.getvalue()
+    assert path.read_text().split() == ["admin", "abcd-efgh-jkmn-pqrs-tuvw"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    main, side = os.openpty()
+    with os.fdopen(side, "w") as terminal:
+        first_password.announce("admin", "abcd-efgh-jkmn-pqrs-tuvw", tmp_path, terminal)
+    assert b"abcd-efgh-jkmn-pqrs-tuvw" in os.read(main, 4096)
+    os.close(main)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from waitress import create_server
 
-from kit.cli import systemd
+from kit.cli import first_password, systemd
 from kit.core import config as kit_config
 from kit.core.kit import Kit
 from kit.core.radio_port import RadioSpec
@@ -76,9 +76,8 @@ def serve(args) -> int:
         return 2
     if profile is not None:
         generated = kit_profile.apply_to_kit(profile, kit)
-        if generated:  # shown once, in the journal; only its hash is kept
-            print(f"First crisis-cell account {profile.admin_name!r} (admin) created. Its password, "
-                  f"shown only now: {generated}", flush=True)
+        if generated:  # never in the journal; only its hash is kept in the database
+            first_password.announce(profile.admin_name, generated, kit.data_dir)
     mesh = None
     if spec.kind == "sim":  # one simulated radio of our own, on a free local port
         from kit.sim import Mesh
