@@ -127,10 +127,13 @@ def test_cap_download_and_upload(app, admin_app, as_role, signing_key, tmp_path)
 def test_bundle_between_two_kits_through_the_pages(app, as_role, signing_key, tmp_path):
     fill(db_of(app), signing_key)
     client = as_role("operator")
-    response = client.post("/admin/donnees/paquet", data={"csrf_token": token(client)})
+    other = make_kit(tmp_path / "b", trust=[public_key_text(load_key(signing_key))], listener="admin")
+    kit_b = own_key.public_text(other.config["DATA_DIR"])     # check-ins sealed for kit B
+    bad = client.post("/admin/donnees/paquet", data={"csrf_token": token(client), "personal_for": "pas-une-clé"})
+    assert bad.status_code == 400 and "pas-une-clé" in bad.get_data(as_text=True)
+    response = client.post("/admin/donnees/paquet", data={"csrf_token": token(client), "personal_for": kit_b})
     assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
     assert response.headers["Cache-Control"] == "no-store"
-    other = make_kit(tmp_path / "b", trust=[public_key_text(load_key(signing_key))], listener="admin")
     client_b = other.test_client()
     login(client_b, "op", auth.add_user(db_of(other), "op", "operator"), lang="en")
     first = upload(client_b, "/admin/donnees/paquet/import", response.data, "paquet.kit")

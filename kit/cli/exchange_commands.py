@@ -55,12 +55,15 @@ def bundle(args) -> int:
     try:
         if args.action == "export":
             summary = bundles.export(db, args.file, _key(args.signing_key), with_vulnerable=args.with_vulnerable,
-                                     data_dir=data_dir)
+                                     data_dir=data_dir, recipients=args.personal_for)
             _log(kit, "bundle.export", Path(args.file).name,
-                 f"{summary['records']} records" + (", register included" if args.with_vulnerable else ""))
+                 f"{summary['records']} records" + (", register included" if args.with_vulnerable else "")
+                 + (f", personal data sealed for {len(args.personal_for)} kits" if args.personal_for else ""))
             print(f"Bundle written to {args.file}: {summary['records']} records, content"
-                  + (f", {summary['vulnerable_people']} register entries (CONFIDENTIAL)"
-                     if args.with_vulnerable else "") + ".")
+                  + (f", {summary['vulnerable_people']} register entries" if args.with_vulnerable else "")
+                  + (f"; check-ins and confidential contacts encrypted for {len(args.personal_for)} kits"
+                     if args.personal_for else "; no check-ins or confidential contacts (--personal-for KEY)")
+                  + ".")
             return 0
         extra = [parse_public_key(k) for k in args.trust_key]
         summary = bundles.import_file(db, args.file, data_dir=data_dir, with_vulnerable=args.with_vulnerable,
@@ -70,7 +73,8 @@ def bundle(args) -> int:
               f"content {'updated' if summary['content'] else 'unchanged'}"
               + (f", {summary['vulnerable_people']} register entries merged" if args.with_vulnerable else "")
               + (" (the bundle holds the register: add --with-vulnerable to merge it)"
-                 if summary["vulnerable_skipped"] else "") + ".")
+                 if summary["vulnerable_skipped"] else "")
+              + (" (its personal data is encrypted for other kits)" if summary["personal_skipped"] else "") + ".")
         return 0
     except (bundles.BundleError, KeyError_, OSError) as exc:
         return _fail(f"bundle {args.action}", str(exc))
@@ -221,8 +225,12 @@ def register(commands) -> None:
     b.add_argument("--signing-key", metavar="FILE", help="export: sign with this key (kit keys new)")
     b.add_argument("--trust-key", action="append", default=[], metavar="PUBKEY",
                    help="import: also trust bundles signed by this public key (repeatable)")
+    b.add_argument("--personal-for", action="append", default=[], metavar="KITKEY", type=_public_key,
+                   help="export: include check-ins and confidential contacts, encrypted for this kit only "
+                        "(its key, printed by kit backup on that kit; repeatable); without it they are left out")
     b.add_argument("--with-vulnerable", action="store_true",
-                   help="include (export) or merge (import) the confidential register of vulnerable people")
+                   help="include (export, encrypted for the --personal-for kits) or merge (import) the "
+                        "confidential register of vulnerable people")
     b.set_defaults(handler=bundle)
 
     s = commands.add_parser("backup", help="full JSON backup of the kit (no passwords)")

@@ -80,7 +80,8 @@ def render_index(errors=None, status=200):
                            retention=purge.retention_days(get_db()),
                            has_key=current_kit().signing_key is not None,
                            backup_key=own_key.public_text(current_app.config["DATA_DIR"]),
-                           from_kit=request.form.get("from_kit", "")), status
+                           from_kit=request.form.get("from_kit", ""),
+                           personal_for=request.form.get("personal_for", "")), status
 
 
 @bp.get("")
@@ -162,12 +163,17 @@ def export_bundle():
     if with_vulnerable and not is_admin():
         abort(403)
     try:
-        data = bundle.payload(get_db(), with_vulnerable=with_vulnerable,
+        recipients = [parse_public_key(k) for k in request.form.get("personal_for", "").split()]
+    except KeyError_:
+        return render_index([_("The kit key is the text printed by kit backup (base64, 44 characters).")], 400)
+    try:
+        data = bundle.payload(get_db(), with_vulnerable=with_vulnerable, recipients=recipients,
                               data_dir=current_app.config["DATA_DIR"])
         blob = bundle.seal(data, current_kit().signing_key)
     except bundle.BundleError as exc:
         return render_index([tr(exc)], 400)
-    log("bundle.export", "", f"{len(data['records'])} records" + (", register" if with_vulnerable else ""))
+    log("bundle.export", "", f"{len(data['records'])} records" + (", register" if with_vulnerable else "")
+        + (f", personal data sealed for {len(recipients)} kits" if recipients else ""))
     return download(blob, f"paquet-{kit_state().get('kit_id', 'kit')}-{stamp()}.kit", "application/octet-stream")
 
 
