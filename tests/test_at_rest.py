@@ -70,3 +70,56 @@ def test_the_first_admin_password_never_goes_to_the_journal(tmp_path):
         first_password.announce("admin", "abcd-efgh-jkmn-pqrs-tuvw", tmp_path, terminal)
     assert b"abcd-efgh-jkmn-pqrs-tuvw" in os.read(main, 4096)
     os.close(main)
+
+
+def test_the_register_key_is_outside_the_data_folder(tmp_path, monkeypatch):
+    """Issue 13 #14: the register's key sat next to kit.db, so a copy of the data folder
+    opened the register. Now: never in the data folder; a systemd credential or an
+    operator-given path when there is one."""
+    monkeypatch.delenv(vulnerable.KEY_ENV, raising=False)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    folder = tmp_path / "kit-data"
+    kit = Kit.open(folder, TRUST_KEYS=None)
+    try:
+        vulnerable.Register(kit.db(), folder).add(PERSON, "marie")
+        copy = tmp_path / "copie"                                # the data folder, copied whole
+        copy.mkdir()
+        for path in folder.iterdir():
+            (copy / path.name).write_bytes(path.read_bytes())
+        assert vulnerable.key_path(folder).parent != folder
+        assert b"Tartempion" not in b"".join(p.read_bytes() for p in copy.iterdir())
+        key = vulnerable.key_path(folder).read_bytes()
+        assert key not in b"".join(p.read_bytes() for p in copy.iterdir())
+        credentials = tmp_path / "credentials"                   # as systemd's LoadCredential= gives it
+        credentials.mkdir()
+        (credentials / vulnerable.CREDENTIAL).write_bytes(key)
+        vulnerable.key_path(folder).unlink()
+        monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+        assert [e["full_name"] for e in vulnerable.Register(kit.db(), folder).entries()] == ["Germaine Tartempion"]
+    finally:
+        kit.close()
+
+
+def test_an_older_kits_register_key_moves_out_of_its_data_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(vulnerable.KEY_ENV, raising=False)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    folder = tmp_path / "kit-data"
+    kit = Kit.open(folder, TRUST_KEYS=None)
+    kit.close()
+    legacy = folder / vulnerable.KEY_FILE                        # where kits before kept it
+    os.close(os.open(legacy, os.O_WRONLY | os.O_CREAT, 0o600))
+    legacy.write_bytes(os.urandom(32))
+    vulnerable.Register(Kit.open(folder, TRUST_KEYS=None).db(), folder).add(PERSON, "marie")
+    assert vulnerable.key_in_data_folder(folder)                 # still works, and says so
+    outside = tmp_path / "cles" / "register.key"
+    outside.parent.mkdir()
+    assert cli.main(["register-key", "move", "--to", str(outside), "--data", str(folder)]) == 0
+    assert "--register-key" in capsys.readouterr().out
+    assert not legacy.exists() and stat.S_IMODE(outside.stat().st_mode) == 0o600
+    monkeypatch.setenv(vulnerable.KEY_ENV, str(outside))
+    kit = Kit.open(folder, TRUST_KEYS=None)
+    try:
+        assert not vulnerable.key_in_data_folder(folder)
+        assert [e["full_name"] for e in vulnerable.Register(kit.db(), folder).entries()] == ["Germaine Tartempion"]
+    finally:
+        kit.close()

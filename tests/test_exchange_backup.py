@@ -70,8 +70,8 @@ def test_register_only_when_asked_and_resealed_with_the_new_key(tmp_path, kit_a)
     backup.restore(db_of(app_b), data, data_dir=app_b.config["DATA_DIR"])
     entries = vulnerable.Register(db_of(app_b), app_b.config["DATA_DIR"]).entries()
     assert [e["full_name"] for e in entries] == ["Germaine Tartempion"]
-    key_a = (tmp_path / "a" / "vulnerable.key").read_bytes()
-    assert (tmp_path / "b" / "vulnerable.key").read_bytes() != key_a
+    key_a = vulnerable.key_path(tmp_path / "a").read_bytes()
+    assert vulnerable.key_path(tmp_path / "b").read_bytes() != key_a
 
 
 @pytest.mark.parametrize("change, message", [

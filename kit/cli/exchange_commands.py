@@ -14,7 +14,7 @@ from kit.crypto.signing import KeyError_, parse_public_key
 from kit.exchange import backup as backups
 from kit.exchange import bundle as bundles
 from kit.exchange import cap as caps
-from kit.exchange import cards, private_file, tabular
+from kit.exchange import cards, private_file, tabular, vulnerable
 from kit.exchange import purge as purges
 from kit.exchange import timeline as timelines
 from kit.storage import queries as records
@@ -120,6 +120,20 @@ def restore(args) -> int:
         return _fail("restore", str(exc))
     finally:
         kit.close()
+
+
+def register_key(args) -> int:
+    """Migration of a kit made before issue 13: the register's key out of the data folder."""
+    folder = Kit.open(args.data, TRUST_KEYS=None)
+    folder.close()
+    try:
+        target = vulnerable.move_key(folder.data_dir, args.to)
+    except (vulnerable.RegisterError, OSError) as exc:
+        return _fail("register-key move", str(exc))
+    print(f"The register's key is now {target} (0600), no longer in {folder.data_dir}. The kit needs it back: "
+          f"`kit serve --register-key {target}`, KIT_REGISTER_KEY={target}, or under systemd "
+          f"LoadCredential=register.key:{target}.")
+    return 0
 
 
 def timeline(args) -> int:
@@ -248,6 +262,12 @@ def register(commands) -> None:
     r.add_argument("--unsigned", action="store_true",
                    help="accept a backup made before backups were signed (check where it comes from)")
     r.set_defaults(handler=restore)
+
+    g = commands.add_parser("register-key", help="move the register's key out of the data folder (older kits)")
+    g.add_argument("action", choices=["move"])
+    g.add_argument("--to", required=True, metavar="FILE", help="its new place, outside the data folder")
+    g.add_argument("--data", help=DATA_HELP)
+    g.set_defaults(handler=register_key)
 
     t = commands.add_parser("timeline", help="export the crisis timeline (main courante, messages, alerts)")
     t.add_argument("--csv", required=True, metavar="FILE")

@@ -1,6 +1,7 @@
 """`kit serve` and `kit demo`: one Kit, its two web listeners and its radio, in one process."""
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -14,6 +15,7 @@ from kit.core.kit import Kit
 from kit.core.radio_port import RadioSpec
 from kit.core.radio_port import parse as parse_radio
 from kit.deploy import profile as kit_profile
+from kit.exchange import vulnerable
 from kit.radio import spec as radio_spec
 from kit.web.app import create_app
 
@@ -74,6 +76,11 @@ def serve(args) -> int:
     except ValueError as exc:  # a bad key or option: say which, do not start
         print(f"kit serve: {exc}", file=sys.stderr)
         return 2
+    if args.register_key:  # read where the register is opened (kit/exchange/vulnerable.py)
+        os.environ[vulnerable.KEY_ENV] = str(Path(args.register_key).resolve())
+    if vulnerable.key_in_data_folder(kit.data_dir):
+        print(f"kit serve: the register's key is still in the data folder ({kit.data_dir}): move it with "
+              "`kit register-key move --to FILE` (see deploy/README.md)", file=sys.stderr, flush=True)
     if profile is not None:
         generated = kit_profile.apply_to_kit(profile, kit)
         if generated:  # never in the journal; only its hash is kept in the database
