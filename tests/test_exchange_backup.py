@@ -169,11 +169,14 @@ def test_an_alert_row_paired_with_a_board_record_is_not_planted(tmp_path, kit_a)
     checkin = db_a.execute("SELECT origin, seq FROM records WHERE kind = 'checkin'").fetchone()
     fake = dict(zip(columns, messages[0])) | {"id": 999, "origin": checkin[0], "seq": checkin[1], "text": "faux"}
     messages.append([fake[c] for c in columns])
+    genuine = db_a.execute("SELECT origin, seq FROM alerts").fetchone()   # an invented conflict would hide it
+    data["tables"]["record_conflicts"]["rows"].append([1, *genuine, '{"headline":"autre"}', "{}", None, 0])
     app_b = make_kit(tmp_path / "b", trust=[pub])
     db_b = db_of(app_b)
     backup.restore(db_b, data, data_dir=app_b.config["DATA_DIR"])
     assert db_b.execute("SELECT headline FROM alerts WHERE verified = 1").fetchall() == [
         ("Montée rapide des eaux",)]                           # the genuine signed alert only
+    assert db_b.execute("SELECT count(*) FROM record_conflicts").fetchone() == (0,)
     assert db_b.execute("SELECT count(*) FROM messages WHERE text = 'faux'").fetchone() == (0,)
     for table in ("records", "messages", "checkins", "alerts", "field_reports", "origins"):
         assert rows(db_b, table) == rows(db_a, table), table   # every derived row made again
@@ -209,3 +212,14 @@ def test_duplicate_keys_and_columns_are_refused(tmp_path, kit_a):
     app_b = make_kit(tmp_path / "b")
     with pytest.raises(backup.BackupError, match="twice"):
         backup.restore(db_of(app_b), doubled, data_dir=app_b.config["DATA_DIR"])
+
+
+def test_a_real_conflict_is_restored_and_keeps_its_uid_hidden(tmp_path, kit_a):
+    _app_a, db_a, pub = kit_a
+    data = json.loads(json.dumps(backup.build(db_a)))
+    origin, seq, body = db_a.execute("SELECT origin, seq, body FROM records WHERE kind = 'board' LIMIT 1").fetchone()
+    data["tables"]["record_conflicts"]["rows"].append([1, origin, seq, body, '{"text":"autre"}', 7, 0])
+    app_b = make_kit(tmp_path / "b", trust=[pub])
+    db_b = db_of(app_b)
+    assert backup.restore(db_b, data, data_dir=app_b.config["DATA_DIR"])["record_conflicts"] == 1
+    assert db_b.execute("SELECT hidden FROM messages WHERE origin = ? AND seq = ?", [origin, seq]).fetchone() == (1,)

@@ -28,10 +28,11 @@ from kit.core.auth import AccountError, check_name
 from kit.core.messages import _
 from kit.crypto import envelope
 from kit.exchange.vulnerable import Register
+from kit.mesh.records import Uid
 from kit.storage import db as kit_db
 from kit.storage import json_records
 from kit.storage.db import transaction
-from kit.storage.projections import reverify_alerts
+from kit.storage.projections import project, reverify_alerts
 from kit.storage.sqlite_store import SqliteStore
 
 FORMAT = "kit-tous-risques/backup"
@@ -203,7 +204,7 @@ def restore(db, backup: dict, *, data_dir) -> dict:
                 elif table != "users":
                     db.execute(f"DELETE FROM {table}")
             for table, (columns, rows) in restored.items():
-                if table in DERIVED_TABLES:
+                if table in DERIVED_TABLES or table == "record_conflicts":
                     continue
                 if table == "settings":
                     rows = [row for row in rows if _restorable_setting(row[columns.index("key")])]
@@ -218,6 +219,8 @@ def restore(db, backup: dict, *, data_dir) -> dict:
             counts["records"] = sum(store.put(record) for record, _received in records)
             db.conn.executemany("UPDATE records SET received_at = ? WHERE origin = ? AND seq = ?",
                                 [(received, *record.uid) for record, received in records])
+            if "record_conflicts" in restored:
+                counts["record_conflicts"] = _conflicts(store, *restored["record_conflicts"])
             db.conn.executemany("INSERT INTO journal (at, author, source, action, subject, detail, verification, "
                                 "exercise) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", local_journal)
             reverify_alerts(db.conn)  # this kit's trusted keys decide what is official here
@@ -227,6 +230,28 @@ def restore(db, backup: dict, *, data_dir) -> dict:
         raise BackupError(_("This backup is not consistent (%(error)s); nothing was restored.",
                             error=str(exc))) from None
     return counts
+
+
+def _conflicts(store, columns, rows) -> int:
+    """Two versions heard for one uid hide it from the public pages: a row is kept only if
+    the version it says was held is the record restored for that uid, so a file cannot
+    hide a genuine alert by inventing a conflict for it."""
+    kept = 0
+    for row in rows:
+        values = dict(zip(columns, row))
+        try:
+            uid = Uid(int(values["origin"]), int(values["seq"]))
+        except (KeyError, TypeError, ValueError):
+            raise BackupError(_("The table %(table)s of this backup is damaged.", table="record_conflicts")) from None
+        held = store.get(uid)
+        if held is None or json_records.dumps(held) != values.get("held"):
+            continue
+        store.conn.execute("INSERT INTO record_conflicts (origin, seq, held, heard, from_node, heard_at) "
+                           "VALUES (?, ?, ?, ?, ?, ?)", (*uid, values["held"], str(values.get("heard", "")),
+                                                         values.get("from_node"), int(values.get("heard_at") or 0)))
+        project(store, held)
+        kept += 1
+    return kept
 
 
 def _checked_table(table: str, content) -> tuple[list[str], list[list]]:
