@@ -223,3 +223,21 @@ def test_a_real_conflict_is_restored_and_keeps_its_uid_hidden(tmp_path, kit_a):
     db_b = db_of(app_b)
     assert backup.restore(db_b, data, data_dir=app_b.config["DATA_DIR"])["record_conflicts"] == 1
     assert db_b.execute("SELECT hidden FROM messages WHERE origin = ? AND seq = ?", [origin, seq]).fetchone() == (1,)
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d["tables"]["users"]["rows"][0].__setitem__(2, 2**70),          # no SQLite integer
+    lambda d: d["tables"]["contacts"]["rows"][0].__setitem__(3, "\ud800"),    # no UTF-8 text
+    lambda d: d["tables"]["records"]["rows"][0].__setitem__(1, 2**70),
+    lambda d: d["vulnerable_people"].__setitem__(0, 7),
+    lambda d: d["vulnerable_people"][0].__setitem__("updated_at", "x"),
+    lambda d: d["tables"].__setitem__("alerts", {"columns": ["origin"], "rows": [[1, 2]]}),
+])
+def test_a_malformed_backup_is_refused_whole_never_a_crash(tmp_path, kit_a, change):
+    app_a, db_a, _pub = kit_a
+    data = json.loads(json.dumps(backup.build(db_a, with_vulnerable=True, data_dir=app_a.config["DATA_DIR"])))
+    change(data)
+    app_b = make_kit(tmp_path / "b")
+    with pytest.raises(backup.BackupError):
+        backup.restore(db_of(app_b), data, data_dir=app_b.config["DATA_DIR"])
+    assert db_of(app_b).execute("SELECT count(*) FROM records").fetchone() == (0,)

@@ -27,7 +27,7 @@ from pathlib import Path
 from kit.core.auth import AccountError, check_name
 from kit.core.messages import _
 from kit.crypto import envelope
-from kit.exchange.vulnerable import Register
+from kit.exchange.vulnerable import Register, RegisterError
 from kit.mesh.records import Uid
 from kit.storage import db as kit_db
 from kit.storage import json_records
@@ -226,9 +226,12 @@ def restore(db, backup: dict, *, data_dir) -> dict:
             reverify_alerts(db.conn)  # this kit's trusted keys decide what is official here
             if backup.get("vulnerable_people"):
                 counts["vulnerable_people"] = Register(db, data_dir).merge(backup["vulnerable_people"])
-    except sqlite3.DatabaseError as exc:  # a CHECK, a foreign key, a type: the file is not a kit's
+    except (BackupError, RegisterError):
+        raise
+    except (sqlite3.DatabaseError, OverflowError, UnicodeError, ValueError, TypeError, KeyError, AttributeError,
+            IndexError) as exc:  # a CHECK, a foreign key, a type: not what a kit writes. Rolled back.
         raise BackupError(_("This backup is not consistent (%(error)s); nothing was restored.",
-                            error=str(exc))) from None
+                            error=str(exc)[:200])) from None
     return counts
 
 
@@ -270,8 +273,21 @@ def _checked_table(table: str, content) -> tuple[list[str], list[list]]:
 
 
 def _scalar(value) -> bool:
-    return value is None or isinstance(value, (str, int, float)) or (
+    """What SQLite can store: a 64-bit integer, a float, UTF-8 text (no lone surrogate), bytes."""
+    if isinstance(value, int):
+        return -2**63 <= value < 2**63
+    if isinstance(value, str):
+        return _utf8(value)
+    return value is None or isinstance(value, float) or (
         isinstance(value, dict) and set(value) == {"$b64"} and isinstance(value["$b64"], str))
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _restorable_setting(key) -> bool:
