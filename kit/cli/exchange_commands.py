@@ -76,7 +76,7 @@ def bundle(args) -> int:
                  if summary["vulnerable_skipped"] else "")
               + (" (its personal data is encrypted for other kits)" if summary["personal_skipped"] else "") + ".")
         return 0
-    except (bundles.BundleError, KeyError_, OSError) as exc:
+    except (bundles.BundleError, vulnerable.RegisterError, KeyError_, OSError) as exc:
         return _fail(f"bundle {args.action}", str(exc))
     finally:
         kit.close()
@@ -99,7 +99,7 @@ def backup(args) -> int:
             print("Signed by this kit's key; restoring asks for it (note it apart from the file):\n"
                   f"  --from-kit {own_key.public_text(data_dir)}")
         return 0
-    except (backups.BackupError, OSError) as exc:
+    except (backups.BackupError, vulnerable.RegisterError, OSError) as exc:
         return _fail("backup", str(exc))
     finally:
         kit.close()
@@ -116,7 +116,7 @@ def restore(args) -> int:
         print(f"Restored {sum(counts.values())} rows. Accounts were restored without passwords: "
               "set one with `kit user passwd NAME`.")
         return 0
-    except (backups.BackupError, OSError) as exc:
+    except (backups.BackupError, vulnerable.RegisterError, OSError) as exc:
         return _fail("restore", str(exc))
     finally:
         kit.close()

@@ -170,7 +170,7 @@ def export_bundle():
         data = bundle.payload(get_db(), with_vulnerable=with_vulnerable, recipients=recipients,
                               data_dir=current_app.config["DATA_DIR"])
         blob = bundle.seal(data, current_kit().signing_key)
-    except bundle.BundleError as exc:
+    except (bundle.BundleError, vulnerable.RegisterError) as exc:
         return render_index([tr(exc)], 400)
     log("bundle.export", "", f"{len(data['records'])} records" + (", register" if with_vulnerable else "")
         + (f", personal data sealed for {len(recipients)} kits" if recipients else ""))
