@@ -200,3 +200,41 @@ def test_uploads_larger_than_residents_forms_are_accepted(as_role):
     client = as_role("operator")
     response = upload(client, "/admin/donnees/paquet/import", b"x" * 300_000, "gros.kit")
     assert response.status_code == 400 and "not a kit bundle" in response.get_data(as_text=True)
+
+
+def test_a_tampered_backup_plants_no_admin_and_no_official_alert_through_the_pages(app, signing_key, tmp_path):
+    """Issue 13 #2 and #3 end to end: someone edits a real backup (an `alerts` row, verified,
+    on a board record's uid; a `password_hash` column in users and an admin of their own),
+    signs it with a kit key of their own, and an admin is fooled into giving that key."""
+    from werkzeug.security import generate_password_hash
+
+    from kit.exchange import backup
+    db = db_of(app)
+    fill(db, signing_key)
+    data = json.loads(json.dumps(backup.build(db)))
+    users = data["tables"]["users"]
+    users["columns"].append("password_hash")
+    users["rows"].append(["pirate", "admin", 0, 0])
+    for row in users["rows"]:
+        row.append(generate_password_hash("mot-de-passe-pirate"))
+    alerts = data["tables"]["alerts"]
+    board = db.execute("SELECT origin, seq FROM records WHERE kind = 'board' LIMIT 1").fetchone()
+    forged = dict(zip(alerts["columns"], alerts["rows"][0])) | {
+        "origin": board[0], "seq": board[1], "headline": "Évacuez vers la gare", "verified": 1, "expires_at": None}
+    alerts["rows"].append([forged[c] for c in alerts["columns"]])
+    (tmp_path / "pirate").mkdir()
+    blob = backup.seal(data, own_key.load(tmp_path / "pirate"))
+    mairie = [public_key_text(load_key(signing_key))]
+    new = make_kit(tmp_path / "neuf", trust=mairie, listener="admin")
+    admin = new.test_client()
+    login(admin, "root", auth.add_user(db_of(new), "root", "admin"), lang="en")
+    assert upload(admin, "/admin/donnees/restauration", blob, "sauvegarde.json",
+                  from_kit=own_key.public_text(tmp_path / "pirate")).status_code == 303
+    intruder = new.test_client()
+    login(intruder, "pirate", "mot-de-passe-pirate", lang="en")
+    assert intruder.get("/admin/donnees").status_code != 200             # not logged in
+    residents = make_kit(tmp_path / "neuf", trust=mairie, listener="resident").test_client()
+    assert "Évacuez vers la gare" not in residents.get("/").get_data(as_text=True)
+    assert "Évacuez vers la gare" not in residents.get("/api/v1/alerts").get_data(as_text=True)
+    assert db_of(new).execute("SELECT headline FROM alerts WHERE verified = 1").fetchall() == [
+        ("Montée rapide des eaux",)]                                        # the genuine one stays official
