@@ -141,7 +141,7 @@ def timeline(args) -> int:
     kit = _open(args)
     db = kit.db()
     try:
-        Path(args.csv).write_text(timelines.to_csv(timelines.events(db)), encoding="utf-8")
+        private_file.write(args.csv, timelines.to_csv(timelines.events(db)).encode("utf-8"))
         _log(kit, "timeline.export", Path(args.csv).name)
         print(f"Timeline written to {args.csv}.")
         return 0
@@ -176,7 +176,7 @@ def cap(args) -> int:
                 if row is None:
                     return _fail("cap export", "no alert on this kit")
                 uid = tuple(row)
-            Path(args.file).write_bytes(caps.export_alert(db, *uid))
+            private_file.write(args.file, caps.export_alert(db, *uid))
             _log(kit, "cap.export", f"{uid[0]:08x}-{uid[1]}")
             print(f"CAP alert {uid[0]:08x}-{uid[1]} written to {args.file}.")
             return 0
@@ -199,7 +199,7 @@ def table(args) -> int:
     db = kit.db()
     try:
         if args.action == "export":
-            Path(args.file).write_text(tabular.export_csv(db, args.table, hxl=args.hxl), encoding="utf-8")
+            private_file.write(args.file, tabular.export_csv(db, args.table, hxl=args.hxl).encode("utf-8"))
             _log(kit, f"{args.table}.export", Path(args.file).name)
             print(f"{args.table} written to {args.file}.")
             return 0
@@ -223,7 +223,7 @@ def vcf(args) -> int:
     kit = _open(args)
     db = kit.db()
     try:
-        Path(args.file).write_text(cards.contacts_vcf(db, settings.get(db, "kit_id", "kit")), encoding="utf-8")
+        private_file.write(args.file, cards.contacts_vcf(db, settings.get(db, "kit_id", "kit")).encode("utf-8"))
         _log(kit, "contacts.vcard", Path(args.file).name)
         print(f"Contacts written to {args.file}.")
         return 0

@@ -3,7 +3,6 @@ functions the web app uses."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from kit.cli import deploy_commands, exchange_commands
@@ -126,13 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "user" and args.action != "list" and not args.name:
         parser.error(f"kit user {args.action} needs an account NAME")
-    # Every file a command makes (exports, snapshots, the database of a new kit) is the
-    # operator's alone, whatever the shell's umask: a kit run by hand has no systemd UMask=.
-    previous = os.umask(0o077)
-    try:
-        return args.handler(args)
-    finally:
-        os.umask(previous)
+    return args.handler(args)
 
 
 if __name__ == "__main__":

@@ -346,8 +346,10 @@ def snapshot(db, path: str | Path, *, with_vulnerable: bool = False) -> None:
     path = Path(path)
     if path.exists():
         raise BackupError(_("%(path)s exists; a snapshot never overwrites a file.", path=str(path)))
+    # VACUUM INTO fills an empty file it is given: made 0600 first, it is never readable by
+    # others, not even for a moment, whatever the umask.
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     db.execute("VACUUM INTO ?", [str(path)])
-    os.chmod(path, 0o600)
     if not with_vulnerable:
         copy = kit_db.connect(path)
         try:
