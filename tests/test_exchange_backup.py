@@ -232,6 +232,7 @@ def test_a_real_conflict_is_restored_and_keeps_its_uid_hidden(tmp_path, kit_a):
     lambda d: d["vulnerable_people"].__setitem__(0, 7),
     lambda d: d["vulnerable_people"][0].__setitem__("updated_at", "x"),
     lambda d: d["tables"].__setitem__("alerts", {"columns": ["origin"], "rows": [[1, 2]]}),
+    lambda d: d["tables"]["contacts"]["rows"][0].__setitem__(3, {"$b64": "abc"}),   # not base64
 ])
 def test_a_malformed_backup_is_refused_whole_never_a_crash(tmp_path, kit_a, change):
     app_a, db_a, _pub = kit_a
@@ -241,3 +242,15 @@ def test_a_malformed_backup_is_refused_whole_never_a_crash(tmp_path, kit_a, chan
     with pytest.raises(backup.BackupError):
         backup.restore(db_of(app_b), data, data_dir=app_b.config["DATA_DIR"])
     assert db_of(app_b).execute("SELECT count(*) FROM records").fetchone() == (0,)
+
+
+def test_a_column_name_from_the_file_never_reaches_the_sql(tmp_path, kit_a):
+    _app_a, db_a, _pub = kit_a
+    data = json.loads(json.dumps(backup.build(db_a)))
+    contacts = data["tables"]["contacts"]
+    contacts["columns"].append("phone) VALUES (1); --")
+    for row in contacts["rows"]:
+        row.append("x")
+    app_b = make_kit(tmp_path / "b")
+    backup.restore(db_of(app_b), data, data_dir=app_b.config["DATA_DIR"])
+    assert rows(db_of(app_b), "contacts") == rows(db_a, "contacts")

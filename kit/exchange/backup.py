@@ -185,7 +185,7 @@ def restore(db, backup: dict, *, data_dir) -> dict:
     if not is_empty(db):
         raise BackupError(_("This kit is not empty: restore only into a new kit's data folder."))
     present = set(tables(db))
-    restored = {t: _checked_table(t, c) for t, c in backup["tables"].items()
+    restored = {t: _ours(db, t, *_checked_table(t, c)) for t, c in backup["tables"].items()
                 if t in present and t not in PRIVATE_TABLES}
     records = _records(restored.pop("records", None))
     counts = {}
@@ -269,7 +269,18 @@ def _checked_table(table: str, content) -> tuple[list[str], list[list]]:
         raise BackupError(_("A column appears twice in the table %(table)s of this backup.", table=table))
     if not all(isinstance(row, list) and len(row) == len(columns) and all(map(_scalar, row)) for row in rows):
         raise BackupError(_("The table %(table)s of this backup is damaged.", table=table))
-    return columns, [[_typed(v) for v in row] for row in rows]
+    try:
+        return columns, [[_typed(v) for v in row] for row in rows]
+    except ValueError:  # base64 that is not
+        raise BackupError(_("The table %(table)s of this backup is damaged.", table=table)) from None
+
+
+def _ours(db, table: str, columns: list[str], rows: list[list]) -> tuple[list[str], list[list]]:
+    """Only the columns this kit's table has: a column dropped since the backup was made is
+    left out, and a name from the file never reaches the SQL text unless it is one of ours."""
+    ours = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+    keep = [i for i, c in enumerate(columns) if c in ours]
+    return [columns[i] for i in keep], [[row[i] for i in keep] for row in rows]
 
 
 def _scalar(value) -> bool:
