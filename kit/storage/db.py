@@ -37,6 +37,8 @@ def make_private(path: str | Path) -> None:
                 os.chmod(name, 0o600)
         except FileNotFoundError:
             pass
+        except PermissionError:  # someone else's file (root ran the kit once): SQLite will say so
+            pass
 
 
 def connect(path: str | Path) -> sqlite_utils.Database:
