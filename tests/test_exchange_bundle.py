@@ -6,6 +6,7 @@ import pytest
 from test_exchange_support import PERSON, db_of, english, fill, make_kit, new_key  # noqa: F401 (fixture)
 
 from kit.cli import main as cli
+from kit.crypto import own_key
 from kit.crypto.signing import load_key
 from kit.exchange import bundle, vulnerable
 from kit.storage import queries as records
@@ -34,8 +35,10 @@ def test_round_trip_between_two_kits_is_idempotent(two):
     db_a, db_b = db_of(two["a"]), db_of(two["b"])
     fill(db_a, two["key_a"])
     path = two["tmp"] / "paquet.kit"
-    assert export(two["a"], path, two["key_a"])["records"] == 8
-    first = bundle.import_file(db_b, path)
+    kit_b = bytes(own_key.load(two["b"].config["DATA_DIR"]).verify_key)
+    assert export(two["a"], path, two["key_a"], recipients=[kit_b])["records"] == 7   # + 1 sealed
+    assert "Paul Martin".encode() not in base64.b64decode(json.loads(path.read_bytes())["payload"])
+    first = bundle.import_file(db_b, path, data_dir=two["b"].config["DATA_DIR"])
     assert (first["records"], first["records_known"]) == (8, 0)
     shown = db_b.execute("SELECT text, hidden FROM messages ORDER BY seq").fetchall()
     assert shown == [("Route coupée au pont", 0), ("Besoin de 50 sacs", 0), ("Bonjour à tous", 1)]
@@ -43,7 +46,7 @@ def test_round_trip_between_two_kits_is_idempotent(two):
     assert db_b.execute("SELECT status, present FROM sites WHERE position = 0").fetchone() == ("ouvert", 12)
     assert records.lookup_checkins(db_b, "paul martin")[0]["note"] == "chez ma fille"
     before = snapshot(db_b)
-    again = bundle.import_file(db_b, path)
+    again = bundle.import_file(db_b, path, data_dir=two["b"].config["DATA_DIR"])
     assert (again["records"], again["records_known"], again["content"]) == (0, 8, False)
     assert snapshot(db_b) == before
     # B's own bundle back into A: nothing new either way
@@ -102,7 +105,7 @@ def test_untrusted_unsigned_and_foreign_files_are_refused(two):
         bundle.import_file(stranger, b"PK\x03\x04 a zip")
     with pytest.raises(bundle.BundleError, match="no signing key"):
         bundle.seal({}, None)
-    assert bundle.import_file(stranger, path, extra_trust=[base64.b64decode(two["pub_a"])])["records"] == 8
+    assert bundle.import_file(stranger, path, extra_trust=[base64.b64decode(two["pub_a"])])["records"] == 7
 
 
 def test_content_only_if_newer_and_site_status_survives(two):
@@ -129,12 +132,15 @@ def test_register_only_when_asked_on_both_sides(two):
     db_a, db_b = db_of(two["a"]), db_of(two["b"])
     vulnerable.Register(db_a, two["a"].config["DATA_DIR"]).add(PERSON, "admin")
     plain, flagged = two["tmp"] / "plain.kit", two["tmp"] / "flagged.kit"
+    kit_b = bytes(own_key.load(two["b"].config["DATA_DIR"]).verify_key)
     export(two["a"], plain, two["key_a"])
-    export(two["a"], flagged, two["key_a"], with_vulnerable=True)
+    with pytest.raises(bundle.BundleError, match="only encrypted"):
+        export(two["a"], flagged, two["key_a"], with_vulnerable=True)          # to no one: refused
+    export(two["a"], flagged, two["key_a"], with_vulnerable=True, recipients=[kit_b])
     def payload_text(path):
         return base64.b64decode(json.loads(path.read_bytes())["payload"]).decode()
     assert "Tartempion" not in payload_text(plain) and "vulnerable_people" not in payload_text(plain)
-    assert "Tartempion" in payload_text(flagged)
+    assert "Tartempion" not in payload_text(flagged)                          # sealed to kit B
     register_b = vulnerable.Register(db_b, two["b"].config["DATA_DIR"])
     summary = bundle.import_file(db_b, flagged, data_dir=two["b"].config["DATA_DIR"])
     assert summary["vulnerable_skipped"] and register_b.entries() == []
@@ -151,8 +157,32 @@ def test_cli_round_trip(two, capsys):
     assert cli.main(["bundle", "import", path, "--data", stranger]) == 2
     assert "does not trust" in capsys.readouterr().err
     assert cli.main(["bundle", "import", path, "--data", stranger, "--trust-key", two["pub_a"]]) == 0
-    assert "8 new records" in capsys.readouterr().out
+    assert "7 new records" in capsys.readouterr().out
     assert cli.main(["bundle", "import", path, "--data", stranger, "--trust-key", two["pub_a"]]) == 0
-    assert "0 new records (8 already here)" in capsys.readouterr().out
+    assert "0 new records (7 already here)" in capsys.readouterr().out
     journal = db_of(two["a"]).execute("SELECT action FROM journal WHERE action LIKE 'bundle.%'").fetchall()
     assert journal == [("bundle.export",)]
+
+
+def test_personal_data_left_out_unless_sealed_to_the_receiving_kit(two):
+    """Issue 13 #14: check-in names and confidential contacts were in clear in every bundle.
+    Now they are left out, or sealed (libsodium sealed boxes) to the kits named at export."""
+    db_a, db_b = db_of(two["a"]), db_of(two["b"])
+    fill(db_a, two["key_a"])
+    settings.put(db_a, "content_date", "2099-01-01")
+    secret_phone = db_a.execute("SELECT phone FROM contacts WHERE visibility = 'confidentiel'").fetchone()[0]
+    plain, sealed_b = two["tmp"] / "plain.kit", two["tmp"] / "pour-b.kit"
+    export(two["a"], plain, two["key_a"])
+    kit_b = bytes(own_key.load(two["b"].config["DATA_DIR"]).verify_key)
+    export(two["a"], sealed_b, two["key_a"], recipients=[kit_b])
+    for path in (plain, sealed_b):
+        text = base64.b64decode(json.loads(path.read_bytes())["payload"]).decode()
+        assert "Paul Martin" not in text and "chez ma fille" not in text and secret_phone not in text
+    stranger = make_kit(two["tmp"] / "c", trust=[two["pub_a"]])               # not a recipient
+    summary = bundle.import_file(db_of(stranger), sealed_b, data_dir=stranger.config["DATA_DIR"])
+    assert summary["personal_skipped"] and records.lookup_checkins(db_of(stranger), "paul martin") == []
+    assert db_of(stranger).execute("SELECT count(*) FROM contacts WHERE visibility = 'confidentiel'"
+                                   ).fetchone()[0] > 0                          # keeps its own
+    summary = bundle.import_file(db_b, sealed_b, data_dir=two["b"].config["DATA_DIR"])
+    assert summary["personal"] and records.lookup_checkins(db_b, "paul martin")[0]["note"] == "chez ma fille"
+    assert db_b.execute("SELECT 1 FROM contacts WHERE phone = ?", [secret_phone]).fetchone()

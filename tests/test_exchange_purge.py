@@ -8,6 +8,7 @@ from test_exchange_support import alert, db_of, english, make_kit, new_key  # no
 
 from kit.cli import main as cli
 from kit.core import journal
+from kit.crypto import own_key
 from kit.crypto.signing import load_key
 from kit.exchange import bundle, purge
 from kit.mesh import records as r
@@ -102,15 +103,18 @@ def test_exercise_data_can_go_at_once(kit):
 
 def test_a_purged_record_stays_purged_when_a_bundle_brings_it_back(tmp_path, kit):
     """Another kit that has not purged yet: its full copy does not replace the blank one."""
-    _app, db, key, pub = kit
+    app, db, key, pub = kit
     made = old_and_new(db, key)
     path = tmp_path / "avant-purge.kit"
-    bundle.export(db, path, load_key(key))
+    other_app = make_kit(tmp_path / "b", trust=[pub])
+    folders = (app.config["DATA_DIR"], other_app.config["DATA_DIR"])
+    full = [bytes(own_key.load(folder).verify_key) for folder in folders]   # check-ins sealed for both
+    bundle.export(db, path, load_key(key), recipients=full)
     purge.purge(db)
-    assert bundle.import_file(db, path, extra_trust=[])["records"] == 0
+    assert bundle.import_file(db, path, extra_trust=[], data_dir=folders[0])["records"] == 0
     assert body(db, made["checkin-old"])["name"] == ""
-    other = db_of(make_kit(tmp_path / "b", trust=[pub]))      # the other kit purges the same records
-    bundle.import_file(other, path)
+    other = db_of(other_app)                                  # the other kit purges the same records
+    bundle.import_file(other, path, data_dir=folders[1])
     assert purge.purge(other)["records"] == 3
 
 

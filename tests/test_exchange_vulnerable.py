@@ -12,6 +12,7 @@ from test_exchange_support import PERSON, db_of, english, fill  # noqa: F401 (fi
 from test_pages import crawl
 
 from kit.core import auth, journal
+from kit.crypto import own_key, sealed
 from kit.crypto.signing import load_key
 from kit.exchange import backup, bundle, timeline, vulnerable
 from kit.mesh import codec
@@ -176,8 +177,13 @@ def test_the_register_never_leaks(app, admin_app, accounts, register, signing_ke
     path = tmp_path / "copie.db"
     backup.snapshot(db, path, with_vulnerable=True)
     assert leaks(path.read_bytes()) == []               # even asked for, the binary copy is sealed
-    asked = bundle.seal(bundle.payload(db, with_vulnerable=True, data_dir=app.config["DATA_DIR"]), key)
-    assert "Tartempion" in base64.b64decode(json.loads(asked)["payload"]).decode()   # the control
+    (tmp_path / "autre").mkdir()
+    receiver = own_key.load(tmp_path / "autre")         # asked for: sealed to the receiving kit only
+    asked = bundle.seal(bundle.payload(db, with_vulnerable=True, data_dir=app.config["DATA_DIR"],
+                                       recipients=[bytes(receiver.verify_key)]), key)
+    inner = base64.b64decode(json.loads(asked)["payload"])
+    assert leaks(inner) == []
+    assert "Tartempion" in sealed.open_for(json.loads(inner)["personal"], receiver).decode()   # the control
     # 5. the sync log and every radio frame of the outbox
     assert leaks(json.dumps(db.execute("SELECT * FROM records").fetchall(), ensure_ascii=False)) == []
     store = SqliteStore(db.conn)

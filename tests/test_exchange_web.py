@@ -9,6 +9,7 @@ from helpers import csrf_token, login
 from test_exchange_support import alert, db_of, english, fill, make_kit, new_key  # noqa: F401 (fixture)
 
 from kit.core import auth, journal
+from kit.crypto import own_key
 from kit.crypto.signing import load_key, public_key_text
 from kit.exchange import cap
 from kit.storage import settings
@@ -126,10 +127,13 @@ def test_cap_download_and_upload(app, admin_app, as_role, signing_key, tmp_path)
 def test_bundle_between_two_kits_through_the_pages(app, as_role, signing_key, tmp_path):
     fill(db_of(app), signing_key)
     client = as_role("operator")
-    response = client.post("/admin/donnees/paquet", data={"csrf_token": token(client)})
+    other = make_kit(tmp_path / "b", trust=[public_key_text(load_key(signing_key))], listener="admin")
+    kit_b = own_key.public_text(other.config["DATA_DIR"])     # check-ins sealed for kit B
+    bad = client.post("/admin/donnees/paquet", data={"csrf_token": token(client), "personal_for": "pas-une-clé"})
+    assert bad.status_code == 400 and "pas-une-clé" in bad.get_data(as_text=True)
+    response = client.post("/admin/donnees/paquet", data={"csrf_token": token(client), "personal_for": kit_b})
     assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
     assert response.headers["Cache-Control"] == "no-store"
-    other = make_kit(tmp_path / "b", trust=[public_key_text(load_key(signing_key))], listener="admin")
     client_b = other.test_client()
     login(client_b, "op", auth.add_user(db_of(other), "op", "operator"), lang="en")
     first = upload(client_b, "/admin/donnees/paquet/import", response.data, "paquet.kit")
@@ -169,12 +173,19 @@ def test_admin_purge_retention_backup_and_restore(app, as_role, signing_key, tmp
     assert db_of(app).execute("SELECT count(*) FROM checkins WHERE name != ''").fetchone()[0] == 0
     saved = client.post("/admin/donnees/sauvegarde", data={"csrf_token": token(client)})
     assert saved.status_code == 200 and json.loads(saved.data)["format"] == "kit-tous-risques/backup"
-    refused = upload(client, "/admin/donnees/restauration", saved.data, "sauvegarde.json")
+    kit_key = own_key.public_text(app.config["DATA_DIR"])
+    assert kit_key in client.get("/admin/donnees").get_data(as_text=True)   # shown to note apart
+    refused = upload(client, "/admin/donnees/restauration", saved.data, "sauvegarde.json", from_kit=kit_key)
     assert refused.status_code == 400 and "not empty" in refused.get_data(as_text=True)
     new = make_kit(tmp_path / "neuf", listener="admin")   # a new kit: its first admin restores
     client_new = new.test_client()
     login(client_new, "root", auth.add_user(db_of(new), "root", "admin"), lang="en")
-    assert upload(client_new, "/admin/donnees/restauration", saved.data, "sauvegarde.json").status_code == 303
+    unconfirmed = upload(client_new, "/admin/donnees/restauration", saved.data, "sauvegarde.json")
+    assert unconfirmed.status_code == 400 and kit_key in unconfirmed.get_data(as_text=True)
+    bad_key = upload(client_new, "/admin/donnees/restauration", saved.data, "sauvegarde.json", from_kit="x%0a")
+    assert bad_key.status_code == 400 and 'value="x%0a"' in bad_key.get_data(as_text=True)  # typed text kept
+    assert upload(client_new, "/admin/donnees/restauration", saved.data, "sauvegarde.json",
+                  from_kit=kit_key).status_code == 303
     assert db_of(new).execute("SELECT count(*) FROM records").fetchone() == \
         db_of(app).execute("SELECT count(*) FROM records").fetchone()
     assert client_new.get("/admin/donnees").status_code == 200          # still logged in
@@ -189,3 +200,41 @@ def test_uploads_larger_than_residents_forms_are_accepted(as_role):
     client = as_role("operator")
     response = upload(client, "/admin/donnees/paquet/import", b"x" * 300_000, "gros.kit")
     assert response.status_code == 400 and "not a kit bundle" in response.get_data(as_text=True)
+
+
+def test_a_tampered_backup_plants_no_admin_and_no_official_alert_through_the_pages(app, signing_key, tmp_path):
+    """Issue 13 #2 and #3 end to end: someone edits a real backup (an `alerts` row, verified,
+    on a board record's uid; a `password_hash` column in users and an admin of their own),
+    signs it with a kit key of their own, and an admin is fooled into giving that key."""
+    from werkzeug.security import generate_password_hash
+
+    from kit.exchange import backup
+    db = db_of(app)
+    fill(db, signing_key)
+    data = json.loads(json.dumps(backup.build(db)))
+    users = data["tables"]["users"]
+    users["columns"].append("password_hash")
+    users["rows"].append(["pirate", "admin", 0, 0])
+    for row in users["rows"]:
+        row.append(generate_password_hash("mot-de-passe-pirate"))
+    alerts = data["tables"]["alerts"]
+    board = db.execute("SELECT origin, seq FROM records WHERE kind = 'board' LIMIT 1").fetchone()
+    forged = dict(zip(alerts["columns"], alerts["rows"][0])) | {
+        "origin": board[0], "seq": board[1], "headline": "Évacuez vers la gare", "verified": 1, "expires_at": None}
+    alerts["rows"].append([forged[c] for c in alerts["columns"]])
+    (tmp_path / "pirate").mkdir()
+    blob = backup.seal(data, own_key.load(tmp_path / "pirate"))
+    mairie = [public_key_text(load_key(signing_key))]
+    new = make_kit(tmp_path / "neuf", trust=mairie, listener="admin")
+    admin = new.test_client()
+    login(admin, "root", auth.add_user(db_of(new), "root", "admin"), lang="en")
+    assert upload(admin, "/admin/donnees/restauration", blob, "sauvegarde.json",
+                  from_kit=own_key.public_text(tmp_path / "pirate")).status_code == 303
+    intruder = new.test_client()
+    login(intruder, "pirate", "mot-de-passe-pirate", lang="en")
+    assert intruder.get("/admin/donnees").status_code != 200             # not logged in
+    residents = make_kit(tmp_path / "neuf", trust=mairie, listener="resident").test_client()
+    assert "Évacuez vers la gare" not in residents.get("/").get_data(as_text=True)
+    assert "Évacuez vers la gare" not in residents.get("/api/v1/alerts").get_data(as_text=True)
+    assert db_of(new).execute("SELECT headline FROM alerts WHERE verified = 1").fetchall() == [
+        ("Montée rapide des eaux",)]                                        # the genuine one stays official

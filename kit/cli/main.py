@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kit-keys", metavar="FILE", type=_kit_keys_file,
                    help="the territory's kit keys, one ID:BASE64 line each, current first (kit keys new-kit-key)")
     p.add_argument("--profile", metavar="FILE", help="the kit profile (kit.toml): identity, keys, radio, first admin")
+    p.add_argument("--register-key", metavar="FILE",
+                   help="the register of vulnerable people's key, outside the data folder (also $KIT_REGISTER_KEY, "
+                        "or the systemd credential register.key)")
     p.set_defaults(handler=serve)
 
     u = commands.add_parser("user", help="operator accounts (no account exists until you add one)")

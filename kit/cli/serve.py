@@ -2,17 +2,19 @@
 from __future__ import annotations
 
 import errno
+import os
 import sys
 import threading
 import time
 from pathlib import Path
 
-from kit.cli import systemd
+from kit.cli import first_password, systemd
 from kit.core import config as kit_config
 from kit.core.kit import Kit
 from kit.core.radio_port import RadioSpec
 from kit.core.radio_port import parse as parse_radio
 from kit.deploy import profile as kit_profile
+from kit.exchange import vulnerable
 from kit.radio import spec as radio_spec
 from kit.web import wsgi_server
 from kit.web.app import create_app
@@ -117,11 +119,15 @@ def serve(args) -> int:
         kit.close()
         print(f"kit serve: {exc}", file=sys.stderr)
         return 1
+    if args.register_key:  # read where the register is opened (kit/exchange/vulnerable.py)
+        os.environ[vulnerable.KEY_ENV] = str(Path(args.register_key).resolve())
+    if vulnerable.key_in_data_folder(kit.data_dir):
+        print(f"kit serve: the register's key is still in the data folder ({kit.data_dir}): move it with "
+              "`kit register-key move --to FILE` (see deploy/README.md)", file=sys.stderr, flush=True)
     if profile is not None:
         generated = kit_profile.apply_to_kit(profile, kit)
-        if generated:  # shown once, in the journal; only its hash is kept
-            print(f"First crisis-cell account {profile.admin_name!r} (admin) created. Its password, "
-                  f"shown only now: {generated}", flush=True)
+        if generated:  # never in the journal; only its hash is kept in the database
+            first_password.announce(profile.admin_name, generated, kit.data_dir)
     mesh = None
     if spec.kind == "sim":  # one simulated radio of our own, on a free local port
         from kit.sim import Mesh

@@ -54,6 +54,7 @@ REQUEST_DEADLINE_S = 15
 # SSH tunnel brings every operator from 127.0.0.1), a longer deadline for uploaded files.
 ADMIN_REQUEST_DEADLINE_S = 120
 
+
 def parse_listen(text: str) -> tuple[str, int]:
     """HOST:PORT, HOST an IP address ("[::1]:8081" or "::1:8081" for IPv6) → (host, port).
 
@@ -86,6 +87,16 @@ def data_dir(value: str | None = None) -> Path:
     return Path(value or os.environ.get("KIT_DATA") or DEFAULT_DATA_DIR)
 
 
+def private_folder(folder: Path) -> None:
+    """The data folder is 0700 whatever the umask: mkdir(2) masks the mode it is given, and a
+    kit run by hand (no systemd UMask=) would leave it 0755. Tightened on every start, so
+    a kit made before is fixed too; a folder someone else owns is left alone."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    status = folder.stat()
+    if status.st_uid == os.geteuid() and status.st_mode & 0o077:
+        os.chmod(folder, 0o700)
+
+
 def secret_key(folder: Path) -> bytes:
     """The kit's own session-signing key, made once and kept in the data folder (0600)."""
     path = folder / "secret_key"
@@ -99,7 +110,7 @@ def secret_key(folder: Path) -> bytes:
 def build(data: str | Path | None = None, **overrides) -> dict:
     """The settings of a kit whose data lives in `data` (the web app adds its own)."""
     folder = data_dir(str(data) if data else None)
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folder(folder)
     config = {
         "DATA_DIR": str(folder),
         "DATABASE": str(folder / "kit.db"),

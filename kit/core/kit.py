@@ -48,6 +48,7 @@ class Entry:
 
 def prepare_database(path: str | Path) -> None:
     """Create or upgrade the schema, make the identity, load the bundled content once."""
+    kit_db.make_private(path)
     database = kit_db.connect(path)
     try:
         kit_db.migrate(database)

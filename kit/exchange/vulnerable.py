@@ -1,9 +1,9 @@
 """The register of vulnerable people (CASF L121-6-1; cnil.fr "registres communaux d'alerte").
 
 Confidential by law: named staff only (the kit's admin role), sole purpose the emergency
-plan. So every personal field is sealed at rest with a NaCl SecretBox whose key lives in
-the data folder (`vulnerable.key`, 0600), never in the database: a copied kit.db alone
-reveals nothing. The register never becomes a mesh record (so it never reaches the radio),
+plan. So every personal field is sealed at rest with a NaCl SecretBox whose key lives
+outside the data folder (see `key_path`), never in the database: a copied kit.db, or the
+whole data folder, alone reveals nothing. The register never becomes a mesh record (so it never reaches the radio),
 no public page or API reads this table, and it leaves the kit only in a backup or a bundle
 made with an explicit flag (kit/exchange/backup.py, bundle.py).
 """
@@ -24,7 +24,9 @@ from nacl.utils import random as random_bytes
 from kit.core.messages import _
 from kit.storage.db import transaction
 
-KEY_FILE = "vulnerable.key"
+KEY_FILE = "vulnerable.key"          # where kits before issue 13 kept it: in the data folder
+KEY_ENV = "KIT_REGISTER_KEY"         # an operator-given path (kit serve --register-key)
+CREDENTIAL = "register.key"          # systemd LoadCredential= name ($CREDENTIALS_DIRECTORY)
 FIELDS = ("full_name", "birth_year", "address", "category", "phone", "notify", "life_support",
           "notes", "consent", "last_contacted", "result")
 CATEGORIES = ("age65", "age60", "handicap", "apa_pch", "autre")
@@ -39,21 +41,66 @@ class RegisterError(ValueError):
 
 
 def key_path(data_dir: str | Path) -> Path:
-    return Path(data_dir) / KEY_FILE
+    """Where the register's key is: never next to the database, so a copy of the data
+    folder (a stolen SD card's partition, a careless tarball) opens nothing. In order:
+    an operator-given path ($KIT_REGISTER_KEY), the systemd credential `register.key`
+    (systemd.exec(5) "Credentials": a private, read-only copy only the service can read),
+    the data folder's `vulnerable.key` of a kit made before (until `kit register-key move`),
+    else a file next to the data folder: `<data folder>.register.key`."""
+    if os.environ.get(KEY_ENV):
+        return Path(os.environ[KEY_ENV])
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    if credentials and (Path(credentials) / CREDENTIAL).is_file():
+        return Path(credentials) / CREDENTIAL
+    legacy = Path(data_dir) / KEY_FILE
+    if legacy.exists():
+        return legacy
+    folder = Path(data_dir).resolve()
+    return folder.with_name(folder.name + ".register.key")
+
+
+def key_in_data_folder(data_dir: str | Path) -> bool:
+    """The kit still keeps the register's key next to its database (a kit made before)."""
+    return key_path(data_dir).resolve().parent == Path(data_dir).resolve()
+
+
+def move_key(data_dir: str | Path, to: str | Path) -> Path:
+    """Migration: the key out of the data folder to `to` (0600, never overwriting),
+    checked, then removed from the data folder. The kit then needs `to` given back:
+    $KIT_REGISTER_KEY, kit serve --register-key, or a LoadCredential=register.key:`to`."""
+    source, target = Path(data_dir) / KEY_FILE, Path(to)
+    if not source.exists():
+        raise RegisterError(_("This kit has no register key in its data folder: nothing to move."))
+    if target.resolve().parent == Path(data_dir).resolve():
+        raise RegisterError(_("Choose a place outside the data folder."))
+    key = source.read_bytes()
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key)
+        f.flush()
+        os.fsync(f.fileno())
+    if target.read_bytes() != key:
+        raise RegisterError(_("The key could not be copied to %(path)s.", path=str(target)))
+    source.unlink()
+    return target
 
 
 def load_box(data_dir: str | Path) -> SecretBox:
     """The register's key, made on first use (random, mode 0600, never overwritten)."""
     path = key_path(data_dir)
-    if not path.exists():
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # made meanwhile by another thread: use it
-        else:
-            with os.fdopen(fd, "wb") as f:
-                f.write(random_bytes(SecretBox.KEY_SIZE))
-    key = path.read_bytes()
+    try:
+        if not path.exists():
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass  # made meanwhile by another thread: use it
+            else:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(random_bytes(SecretBox.KEY_SIZE))
+        key = path.read_bytes()
+    except OSError as exc:
+        raise RegisterError(_("The register's key %(path)s cannot be read or made (%(error)s): give its place "
+                              "with kit serve --register-key.", path=str(path), error=exc.strerror)) from None
     if len(key) != SecretBox.KEY_SIZE:
         raise RegisterError(_("The register's key file %(path)s is damaged.", path=str(path)))
     return SecretBox(key)

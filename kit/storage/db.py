@@ -6,6 +6,7 @@ lose the last commits), a busy timeout instead of "database is locked", foreign 
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections import OrderedDict
@@ -20,6 +21,24 @@ PRAGMAS = (
     "PRAGMA busy_timeout=5000",
     "PRAGMA foreign_keys=ON",
 )
+
+
+def make_private(path: str | Path) -> None:
+    """The database and its -wal/-shm files 0600 whatever the umask. A new database file is
+    made 0600 before SQLite opens it; SQLite gives its -wal and -shm files the database
+    file's own mode (os_unix.c, findCreateFileMode), so they follow. Files of an older kit
+    are tightened here too."""
+    path = Path(path)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        try:
+            if name.stat().st_mode & 0o077:
+                os.chmod(name, 0o600)
+        except FileNotFoundError:
+            pass
+        except PermissionError:  # someone else's file (root ran the kit once): SQLite will say so
+            pass
 
 
 def connect(path: str | Path) -> sqlite_utils.Database:

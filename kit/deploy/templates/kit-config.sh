@@ -39,6 +39,7 @@ apply_profile() {
   systemd-tmpfiles --create /etc/tmpfiles.d/kit.conf
   chown root:kit "$STATE/kit.toml"
   if [[ -d $STATE/keys ]]; then chown -R root:kit "$STATE/keys"; fi
+  register_key
   hostname "$(cat /etc/hostname)" || true
   ln -sfn "/usr/share/zoneinfo/$(cat /etc/timezone)" /etc/localtime
   country=$(sed -n 's/.*ieee80211_regdom=\([A-Z][A-Z]\).*/\1/p' /etc/modprobe.d/kit-wifi-country.conf)
@@ -48,6 +49,20 @@ apply_profile() {
   rm -f /etc/NetworkManager/system-connections/preconfigured.nmconnection
   udevadm control --reload || true
   log "system files rendered for $(cat /etc/hostname)"
+}
+
+# The register of vulnerable people's key, outside the data folder (kit.service loads it as
+# the credential register.key). An older kit's key moves out of /data/kit once.
+register_key() {
+  local keys=${KIT_KEYS_DIR:-/data/kit-keys} old=$STATE/vulnerable.key
+  install -d -m 0700 -o root -g root "$keys"
+  if [[ ! -s $keys/register.key && -s $old ]]; then
+    install -m 0600 -o root -g root "$old" "$keys/register.key" && cmp -s "$old" "$keys/register.key" && rm -f "$old"
+    log "register key moved out of $STATE into $keys"
+  elif [[ ! -s $keys/register.key ]]; then
+    (umask 077; head -c 32 /dev/urandom >"$keys/register.key")
+  fi
+  if [[ -s $old ]]; then log "WARNING: $old left in place: $keys/register.key differs"; fi
 }
 
 apply_radio() {

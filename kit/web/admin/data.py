@@ -13,6 +13,8 @@ import time
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request
 
 from kit.core import auth
+from kit.crypto import own_key
+from kit.crypto.signing import KeyError_, parse_public_key
 from kit.exchange import backup, bundle, cap, cards, purge, tabular, timeline, vulnerable
 from kit.storage import queries as records
 from kit.storage import settings
@@ -76,7 +78,10 @@ def render_index(errors=None, status=200):
                            alerts=[{"id": f"{o:08x}-{s}", "event": e, "headline": h, "sent_at": t,
                                     "exercise": bool(x), "msg_type": m} for o, s, e, h, t, x, m in alerts],
                            retention=purge.retention_days(get_db()),
-                           has_key=current_kit().signing_key is not None), status
+                           has_key=current_kit().signing_key is not None,
+                           backup_key=own_key.public_text(current_app.config["DATA_DIR"]),
+                           from_kit=request.form.get("from_kit", ""),
+                           personal_for=request.form.get("personal_for", "")), status
 
 
 @bp.get("")
@@ -158,12 +163,17 @@ def export_bundle():
     if with_vulnerable and not is_admin():
         abort(403)
     try:
-        data = bundle.payload(get_db(), with_vulnerable=with_vulnerable,
+        recipients = [parse_public_key(k) for k in request.form.get("personal_for", "").split()]
+    except KeyError_:
+        return render_index([_("The kit key is the text printed by kit backup (base64, 44 characters).")], 400)
+    try:
+        data = bundle.payload(get_db(), with_vulnerable=with_vulnerable, recipients=recipients,
                               data_dir=current_app.config["DATA_DIR"])
         blob = bundle.seal(data, current_kit().signing_key)
-    except bundle.BundleError as exc:
+    except (bundle.BundleError, vulnerable.RegisterError) as exc:
         return render_index([tr(exc)], 400)
-    log("bundle.export", "", f"{len(data['records'])} records" + (", register" if with_vulnerable else ""))
+    log("bundle.export", "", f"{len(data['records'])} records" + (", register" if with_vulnerable else "")
+        + (f", personal data sealed for {len(recipients)} kits" if recipients else ""))
     return download(blob, f"paquet-{kit_state().get('kit_id', 'kit')}-{stamp()}.kit", "application/octet-stream")
 
 
@@ -218,7 +228,7 @@ def make_backup():
     with_vulnerable = request.form.get("with_vulnerable") == "1"
     data = backup.build(get_db(), with_vulnerable=with_vulnerable, data_dir=current_app.config["DATA_DIR"])
     log("backup", "", "register included" if with_vulnerable else "")
-    return download(json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+    return download(backup.seal(data, own_key.load(current_app.config["DATA_DIR"])),
                     f"sauvegarde-{kit_state().get('kit_id', 'kit')}-{stamp()}.json", "application/json")
 
 
@@ -228,8 +238,13 @@ def restore_backup():
     data = upload()
     if data is None:
         return render_index([_("Choose a file first.")], 400)
+    from_kit = request.form.get("from_kit", "").strip()
     try:
-        counts = backup.restore(get_db(), backup.read(data), data_dir=current_app.config["DATA_DIR"])
+        signer = parse_public_key(from_kit) if from_kit else None
+    except KeyError_:
+        return render_index([_("The kit key is the text printed by kit backup (base64, 44 characters).")], 400)
+    try:
+        counts = backup.restore(get_db(), backup.read(data, from_kit=signer), data_dir=current_app.config["DATA_DIR"])
     except (backup.BackupError, vulnerable.RegisterError) as exc:
         return render_index([tr(exc)], 400)
     log("restore", request.files["file"].filename, json.dumps(counts))
