@@ -191,7 +191,9 @@ def test_a_second_password_hash_column_does_not_plant_an_admin(tmp_path, kit_a):
     columns, rows_ = _table(data, "users")
     data["tables"]["users"]["columns"] = [*columns, "password_hash"]
     data["tables"]["users"]["rows"] = [[*row, generate_password_hash("mot-de-passe-pirate")] for row in rows_]
-    data["tables"]["users"]["rows"].append(["pirate", "admin", 0, 0, generate_password_hash("mot-de-passe-pirate")])
+    pirate = list(rows_[0])
+    pirate[columns.index("name")], pirate[columns.index("role")] = "pirate", "admin"
+    data["tables"]["users"]["rows"].append([*pirate, generate_password_hash("mot-de-passe-pirate")])
     app_b = make_kit(tmp_path / "b")
     db_b = db_of(app_b)
     backup.restore(db_b, data, data_dir=app_b.config["DATA_DIR"])

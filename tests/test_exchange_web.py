@@ -213,8 +213,9 @@ def test_a_tampered_backup_plants_no_admin_and_no_official_alert_through_the_pag
     fill(db, signing_key)
     data = json.loads(json.dumps(backup.build(db)))
     users = data["tables"]["users"]
+    pirate = dict.fromkeys(users["columns"], 0) | {"name": "pirate", "role": "admin"}
+    users["rows"].append([pirate[c] for c in users["columns"]])
     users["columns"].append("password_hash")
-    users["rows"].append(["pirate", "admin", 0, 0])
     for row in users["rows"]:
         row.append(generate_password_hash("mot-de-passe-pirate"))
     alerts = data["tables"]["alerts"]

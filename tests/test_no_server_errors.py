@@ -1,12 +1,12 @@
 """Every 500 found in issue 13 (item 12) answers a clear 4xx instead."""
 import base64
 import io
-import json
 
 import pytest
 from helpers import csrf_token, login
 
 from kit.core import auth
+from kit.crypto import envelope
 from kit.exchange import bundle, tabular
 from kit.storage import strict_json
 from kit.storage.db import connect
@@ -95,10 +95,8 @@ def test_csv_errors_are_reported_not_raised(admin_app):
 def test_signed_bundle_nested_too_deeply(app, operator):
     key = app.extensions["kit"].signing_key
     body = ('{"records": [], "content": ' + DEEP + "}").encode()
-    envelope = {"format": bundle.FORMAT, "version": bundle.VERSION, "signer": bundle.public_key_text(key),
-                "signature": base64.b64encode(key.sign(bundle.TAG + body).signature).decode(),
-                "payload": base64.b64encode(body).decode()}
-    assert upload(operator, "/admin/donnees/paquet/import", json.dumps(envelope).encode()).status_code == 400
+    signed = envelope.seal(bundle.FORMAT, bundle.VERSION, bundle.TAG, body, key)
+    assert upload(operator, "/admin/donnees/paquet/import", signed).status_code == 400
     assert upload(operator, "/admin/donnees/paquet/import", DEEP.encode()).status_code == 400
 
 
