@@ -28,7 +28,8 @@ T = 1_800_000_000
 
 @pytest.fixture
 def territory(tmp_path):
-    topology = Topology(5).link(0, 1).link(1, 2).link(1, ROGUE).link(1, HANDHELD)
+    # The rogue hears kits 0 and 1 directly: sync frames reach only the radios in range.
+    topology = Topology(5).link(0, 1).link(1, 2).link(1, ROGUE).link(0, ROGUE).link(1, HANDHELD)
     mesh = Mesh(nodes=5, topology=topology, preset=PRESET, speed=SPEED, nodeinfo_delay=1, nodeinfo_stagger=1)
     mesh.start()
     key_path = tmp_path / "mairie.key"

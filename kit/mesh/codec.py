@@ -72,16 +72,18 @@ class FrameType(IntEnum):
 
 
 CONTROL_TYPES = {FrameType.DIGEST, FrameType.REQUEST}
-# Frames the radio should send with want_ack: on a broadcast the firmware then listens for a
-# neighbour's relay (an implicit ACK) and sends again, up to 3 times in all, when it hears
-# none (fw src/mesh/ReliableRouter.cpp, NUM_RELIABLE_RETX).
-URGENT_TYPES = {FrameType.ALERT, FrameType.SITE_STATUS}
+# Frames the radios flood (the mesh's hop limit) with want_ack: on a broadcast the firmware
+# then listens for a neighbour's relay (an implicit ACK) and sends again, up to 3 times in
+# all, when it hears none (fw src/mesh/ReliableRouter.cpp, NUM_RELIABLE_RETX). Every other
+# frame goes only as far as the nearest kits (SyncConfig.sync_hops) and the kits pass
+# records on themselves: a flood makes every radio within the hop limit send each frame,
+# which a territory's channel cannot carry for every record (BENCHMARKS.md).
+FLOODED_TYPES = {FrameType.ALERT}
 
 
-def is_urgent(frame: bytes) -> bool:
-    """An alert's or a site status's frame (sealed or not: the type is byte 0 either way)."""
-    return bool(frame) and frame[0] & 0x1F in URGENT_TYPES
-
+def is_flooded(frame: bytes) -> bool:
+    """An alert's frame (sealed or not: the type is byte 0 either way)."""
+    return bool(frame) and frame[0] & 0x1F in FLOODED_TYPES
 
 
 # --- control messages ---------------------------------------------------------------

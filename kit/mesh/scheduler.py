@@ -6,6 +6,8 @@ node's transmissions: its own packets but also every relay, ACK and NodeInfo. Ha
 (the firmware sums every transmission in 60 one-minute buckets: src/mesh/RadioInterface.cpp,
 airtime.cpp), so the firmware never answers DUTY_CYCLE_LIMIT, which would drop frames silently.
 
+Alerts may use the whole budget; every other lane leaves `alert_reserve` of it to them.
+
 Order: ALERT, then CONTROL (digests, requests) while it has used less than
 `control_share` of the budget, then STATUS, CHECKIN, ROUTINE. Within a lane sources take
 turns (round robin per item); a source other than alerts/control may not use more than
@@ -15,7 +17,9 @@ slow down every repair after a partition).
 
 Polite channel: while the radio reports the channel busier than the firmware's polite
 threshold (`congested`), routine work waits: the CHECKIN and ROUTINE lanes and periodic
-digests. Alerts, site statuses and requests (repairs) still go.
+digests. Alerts, site statuses and requests (repairs) still go. While the radio reports its own
+TX time (its frames and relays, in the rolling hour) near the legal limit (`radio_full`), only
+alerts go: the firmware would refuse the rest (fw Router::send, DUTY_CYCLE_LIMIT).
 
 Late bytes: an item may reserve `extra` bytes per frame that the caller fills in when the
 frame is popped (`next_frame(now, finalize)`: the sync engine piggy-backs its current wants
@@ -55,11 +59,18 @@ DEFERRABLE_LANES = (Lane.CHECKIN, Lane.ROUTINE)
 @dataclass(frozen=True)
 class SchedulerConfig:
     preset: str = DEFAULT_PRESET
-    duty_cycle: float = 0.05
+    # The kit's own share of the 10 % EU868 duty cycle. Sync frames go to the kits in range
+    # only (SyncConfig.sync_hops 0), so the radio relays little of ours: alerts, handhelds'
+    # packets and NodeInfo use the other 2 %. The radio's measured TX time (own + relays) is
+    # watched too: at `SyncConfig.radio_tx_limit_percent` everything but alerts waits.
+    duty_cycle: float = 0.08
     window_s: float = 3600.0
     min_gap_s: float = 4.0  # leaves the channel to relays and handhelds between two of ours
     control_share: float = 0.25
     source_share: float = 0.25
+    # Share of the budget only alerts may use: a kit busy passing records on for the others
+    # still has airtime for an alert at once, not when its rolling hour frees some.
+    alert_reserve: float = 0.1
     exempt_sources: frozenset[str] = frozenset({SYNC_SOURCE})
     frame_overhead: int = 0  # bytes added to every frame after it is popped (its kit-key tag)
 
@@ -97,6 +108,7 @@ class AirtimeScheduler:
         self._keys: dict[object, Lane] = {}
         self.total_ms_by_lane = {lane: 0.0 for lane in Lane}
         self.congested = False  # the channel is over the polite threshold: routine work waits
+        self.radio_full = False  # the radio's own TX time is near the legal limit: alerts only
 
     # --- queue ----------------------------------------------------------------------
 
@@ -174,7 +186,7 @@ class AirtimeScheduler:
         """(lane, source, item) heads in service order."""
         order = [Lane.ALERT, Lane.CONTROL, Lane.STATUS, Lane.CHECKIN, Lane.ROUTINE]
         for lane in order:
-            if self.congested and lane in DEFERRABLE_LANES:
+            if (self.congested and lane in DEFERRABLE_LANES) or (self.radio_full and lane is not Lane.ALERT):
                 continue
             for source, items in self._lanes[lane].by_source.items():
                 if self.congested and source == DIGEST_SOURCE:
@@ -182,17 +194,20 @@ class AirtimeScheduler:
                 yield lane, source, items[0]
 
     def deferred(self) -> int:
-        """Frames held back because the channel is congested."""
+        """Frames held back because the channel is congested or the radio near its limit."""
+        lanes = self._lanes
+        if self.radio_full:
+            return sum(len(q) for lane, q in lanes.items() if lane is not Lane.ALERT)
         if not self.congested:
             return 0
-        lanes = self._lanes
         return (sum(len(lanes[lane]) for lane in DEFERRABLE_LANES)
                 + sum(len(i.frames) for i in lanes[Lane.CONTROL].by_source.get(DIGEST_SOURCE, ())))
 
     def _ready_time(self, now: float, lane: Lane, source: str, item: _Item) -> float:
         cfg = self.config
         cost = payload_airtime_ms(len(item.frames[0]) + item.extra + cfg.frame_overhead, cfg.preset)
-        t = self._fits_at(now, cost, cfg.budget_ms, None, None)
+        budget = cfg.budget_ms if lane is Lane.ALERT else (1.0 - cfg.alert_reserve) * cfg.budget_ms
+        t = self._fits_at(now, cost, budget, None, None)
         if lane is Lane.CONTROL:
             t = max(t, self._fits_at(now, cost, cfg.control_share * cfg.budget_ms, Lane.CONTROL, None))
         elif lane not in UNCAPPED_LANES and source not in cfg.exempt_sources:

@@ -34,15 +34,22 @@ Protocol (all frames are broadcasts; the radio floods them):
   the same order (lane priority, then uid) and drops each record it hears another kit
   send, so several holders interleave on a large batch (a healed partition) with few
   duplicates, and a single lost record is re-sent once. Up to `max_offers` wait.
+- scope (`send_options`): alerts are flooded by the radios (the mesh's hop limit) with
+  want_ack: the firmware repeats a broadcast that no neighbour relayed. Every other frame
+  goes `sync_hops` (0: to the kits in range) and the kits pass records on themselves:
+  on a territory's mesh a radio flood of every record and every repair saturates the
+  channel (BENCHMARKS.md, "Radio at the scale of a territory").
 - alerts: a new alert is pushed at once, then pushed again by its kit `alert_repeats_s`
   after (each push floods anew: a kit that missed every relay of the first gets another
-  chance within seconds, not at the next digest). The radio sends alert and site-status
-  frames with want_ack (`codec.is_urgent`): the firmware repeats a broadcast that no
-  neighbour relayed.
-- urgent relay: a kit that receives a new alert or site status pushes it again itself,
-  after uniform(`urgent_relay_s`), unless it heard it `urgent_relay_copies` times by
-  then (counter-based flooding: where the flood is dense the kits stay silent; where it
-  died out, at its hop limit or behind a lost frame, a kit starts a new one).
+  chance within seconds, not at the next digest).
+- relays (`_plan_relay`): a kit that receives a new alert or site status pushes it again
+  itself, after uniform(`urgent_relay_s`), unless it heard it `urgent_relay_copies` times
+  by then (counter-based flooding: where the flood is dense the kits stay silent; where it
+  died out, at its hop limit or behind a lost frame, a kit starts a new one). Any other
+  record heard with its hop limit spent (`hops_left` 0: its flood ends here) is pushed
+  on after uniform(`edge_relay_s`), unless a copy with hops left or enough copies are
+  heard first. With sync_hops 0, that is every kit once, at most: the least a broadcast
+  to every kit can cost without knowing the topology.
 - polite channel: the adapter reports the channel utilisation its radio measures
   (`channel_utilisation`); above `polite_util_percent` routine work waits (scheduler.py).
 - heal: a record or request from a kit silent for `peer_silence_s`, an own push showing
@@ -114,9 +121,27 @@ class SyncConfig:
     alert_repeats_s: tuple[float, ...] = (30.0,)
     urgent_relay_s: tuple[float, float] = (10.0, 30.0)
     urgent_relay_copies: int = 3
+    # A routine record heard at the end of its flood (hop limit spent) is pushed on by this
+    # kit after uniform(edge_relay_s), unless a flood of it passes through first.
+    edge_relay_s: tuple[float, float] = (5.0, 30.0)
+    # A record frame of ours sent to the kits in range (sync_hops) that no other kit is heard
+    # sending within `echo_s` (no neighbour passed it on: it may have been lost) is sent
+    # again, up to `echo_retries` times: the firmware's implicit ACK for broadcasts
+    # (fw src/mesh/ReliableRouter.cpp), which needs a relay by radio, done by the kits.
+    echo_s: float = 45.0
+    echo_retries: int = 1
+    # Hop limit of every frame but alerts (which the radios flood with the mesh's hop
+    # limit): 0 where every kit hears another kit directly; where kits are linked only
+    # through routers on high points, the hops to the nearest kit. Kits relay records
+    # themselves (see _plan_relay), so this is all a record frame needs.
+    sync_hops: int = 0
     # The firmware's polite channel-utilisation threshold (fw src/airtime.h,
     # polite_channel_util_percent): above it, routine traffic waits.
     polite_util_percent: float = 25.0
+    # The radio refuses every packet once its own TX time (frames and relays) is over the
+    # duty cycle in the rolling hour (fw Router::send, 10 % in EU868): a margin below it,
+    # everything but alerts waits (the radio reports it as air_util_tx).
+    radio_tx_limit_percent: float = 9.0
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     fragments: FragmentLimits = field(default_factory=FragmentLimits)
 
@@ -236,8 +261,11 @@ class SyncEngine:
         self._progress_at = float("-inf")  # last time a record new to us arrived
         self._healing = False  # a heal is suspected: digests at imin until they agree
         self._repeats: dict[Uid, list[float]] = {}  # own alerts -> when to push them again
-        self._urgent_relays: dict[Uid, list] = {}  # others' alerts/statuses -> [due, copies heard]
+        self._relays: dict[Uid, list] = {}  # others' records to push on -> [due, copies heard, urgent]
         self._channel_util = 0.0
+        self._neighbours: dict[int, float] = {}  # kits heard first-hand (hops_away 0) -> when
+        self._echoes: dict[Uid, list] = {}  # record frames of ours sent locally -> [due, retries left]
+        self._local_frames = False  # the adapter reports hop limits: sync frames reach the kits in range only
 
     # --- application side -----------------------------------------------------------
 
@@ -283,12 +311,16 @@ class SyncEngine:
         for every record or request frame."""
         self._heard_peer(node, now, announce=True)
 
-    def channel_utilisation(self, percent: float, now: float) -> None:
-        """The share of the last minute the radio heard the channel busy, as it reports it
-        (fw DeviceTelemetry: device metrics to the client every minute). Above the polite
-        threshold, routine traffic waits for a quieter channel."""
+    def channel_utilisation(self, percent: float, now: float, tx_percent: float | None = None) -> None:
+        """What the radio reports every minute (fw DeviceTelemetry, device metrics): the
+        share of the last minute it heard the channel busy (`channel_utilization`) and, when
+        known, of the last hour it transmitted, relays included (`air_util_tx`). Above the
+        polite threshold, routine traffic waits for a quieter channel; near the duty-cycle
+        limit, everything but alerts waits."""
         self._channel_util = max(0.0, float(percent))
         self.scheduler.congested = self._channel_util > self.config.polite_util_percent
+        if tx_percent is not None:
+            self.scheduler.radio_full = float(tx_percent) >= self.config.radio_tx_limit_percent
 
     def pending_volunteer_texts(self) -> int:
         """Handhelds' texts this kit may still re-publish (its random delay has not run out)."""
@@ -308,9 +340,14 @@ class SyncEngine:
 
     # --- radio side -----------------------------------------------------------------
 
-    def receive(self, payload: bytes, from_node: int, now: float) -> list[Event]:
+    def receive(self, payload: bytes, from_node: int, now: float, hops_left: int | None = None,
+                hops_away: int | None = None) -> list[Event]:
+        """`hops_left`: the packet's hop limit as heard (how many more relays the radios
+        give it; 0: its flood ends here) and `hops_away` (relays it took to reach us: hop
+        start - hop limit), None when the radio does not say (firmware before 2.3)."""
         if from_node == self.radio_node:
             return []  # our own frame echoed back by a relay
+        self._local_frames = hops_left is not None
         if self.keys is not None:
             try:
                 sealed, payload = bytes(payload), self.keys.open(bytes(payload), from_node)
@@ -327,7 +364,12 @@ class SyncEngine:
         result, wants, own = self.decoder.decode_full(payload, from_node, now, known=self.store.has)
         if isinstance(result, Rejected):
             return [FrameRejected(result.reason, from_node)]
-        events = self._dispatch(result, wants, own, from_node, now)
+        if hops_away == 0:  # a kit in range (its frame opened with our kit key)
+            self._neighbours.pop(from_node, None)
+            self._neighbours[from_node] = now  # dict order: least recently heard first
+            if len(self._neighbours) > self.config.max_peers:
+                del self._neighbours[next(iter(self._neighbours))]
+        events = self._dispatch(result, wants, own, from_node, now, hops_left, hops_away)
         # A digest is compared in full; any other frame from a long-silent kit is answered
         # with a digest of ours soon (after the frame itself is handled: an in-order push
         # must not count as "consistent" and suppress that digest).
@@ -343,24 +385,25 @@ class SyncEngine:
             return False
         return True
 
-    def _dispatch(self, result, wants: Wants, own: bool, from_node: int, now: float) -> list[Event]:
+    def _dispatch(self, result, wants: Wants, own: bool, from_node: int, now: float, hops_left: int | None,
+                  hops_away: int | None) -> list[Event]:
         if wants:
             # Piggy-backed wants are an open request: any holder answers, after a random
             # delay, unless it hears the record first (the origin answers at once).
-            self._on_request(Request(BROADCAST_ANY, wants), from_node, now)
+            self._on_request(Request(BROADCAST_ANY, wants), from_node, now, hops_away)
         if isinstance(result, codec.Known):
-            self._someone_sent(result.uid, now)
+            self._someone_sent(result.uid, now, hops_left, from_node)
             return [Duplicate(result.uid)]
         if isinstance(result, Pending):
             self._replies_due.pop(result.uid, None)
             return []
         if isinstance(result, Digest):
-            self._on_digest(result, from_node, now)
+            self._on_digest(result, from_node, now, hops_away)
             return []
         if isinstance(result, Request):
-            self._on_request(result, from_node, now)
+            self._on_request(result, from_node, now, hops_away)
             return []
-        return self._on_record(result, own, from_node, now)
+        return self._on_record(result, own, from_node, now, hops_left)
 
     def tick(self, now: float) -> list[Event]:
         return self._run_timers(now)
@@ -372,18 +415,32 @@ class SyncEngine:
             return None
         control = frame[0] & 0x1F in codec.CONTROL_TYPES
         if not control:
-            self._aired[codec.parse_frame(frame, self.radio_node).uid] = now
+            uid = codec.parse_frame(frame, self.radio_node).uid
+            self._aired[uid] = now
+            if self._local_frames and not codec.is_flooded(frame) and self.config.echo_retries:
+                tries = self._echoes.pop(uid, (0, self.config.echo_retries))[1]
+                self._echoes[uid] = [now + self.config.echo_s, tries]
+                if len(self._echoes) > self.config.max_offers:
+                    del self._echoes[next(iter(self._echoes))]
         if self.keys is None:
             return frame
         older = self._lagging[0] if control and self._lagging and now < self._lagging[1] else None
         return self.keys.seal(frame, self.radio_node, older)
+
+    def send_options(self, frame: bytes) -> tuple[int | None, bool]:
+        """(hop limit, want_ack) to send a frame of ours with: alerts flood with the radio's
+        own hop limit (None) and want_ack; the rest reach the nearest kits only."""
+        if codec.is_flooded(frame):
+            return None, True
+        return self.config.sync_hops, False
 
     def next_wakeup(self, now: float) -> float | None:
         times = [self.trickle.next_time()]
         times += self._replies_due.values()
         times += (due for due, _ in self._volunteer_due.values())
         times += (t[0] for t in self._repeats.values())
-        times += (due for due, _ in self._urgent_relays.values())
+        times += (relay[0] for relay in self._relays.values())
+        times += (echo[0] for echo in self._echoes.values() if echo[0] != float("inf"))
         if not self.scheduler.is_queued("request"):
             timeout, ride, hold = self.config.request_timeout_s, self._ride_by(now), self.config.piggyback_hold_s
             quiet = self._progress_at + self.config.hole_grace_s
@@ -411,22 +468,26 @@ class SyncEngine:
         self._healing = True
         self.trickle.hurry(now)
 
-    def _someone_sent(self, uid: Uid, now: float) -> None:
-        """A record went on air: our own pending answer for it is now redundant."""
-        relay = self._urgent_relays.get(uid)
+    def _someone_sent(self, uid: Uid, now: float, hops_left: int | None = None, sender: int = 0) -> None:
+        """A record went on air: our own pending answer for it is now redundant, and so
+        is our relay of it once a flood of it goes on past us (or we heard enough copies)."""
+        self._echoes.pop(uid, None)  # passed on: no need to send it again
+        relay = self._relays.get(uid)
         if relay is not None:
             relay[1] += 1
-            if relay[1] >= self.config.urgent_relay_copies:
-                del self._urgent_relays[uid]
+            relay[3].add(sender)
+            # A routine record's flood going on past us makes our push redundant.
+            if relay[1] >= self.config.urgent_relay_copies or (not relay[2] and (hops_left or 0) > 0):
+                del self._relays[uid]
         self._aired[uid] = now
         self._replies_due.pop(uid, None)
         self.scheduler.cancel(("reply", uid))
 
-    def _on_record(self, record: Record, own: bool, from_node: int, now: float) -> list[Event]:
+    def _on_record(self, record: Record, own: bool, from_node: int, now: float, hops_left: int | None) -> list[Event]:
         """`own`: the frame came from the kit that made the record (FLAG_OWN), whatever
         its radio's node number."""
         uid = record.uid
-        self._someone_sent(uid, now)
+        self._someone_sent(uid, now, hops_left, from_node)
         held = self.store.get(uid)
         if held is not None:
             self._wants.pop(uid, None)
@@ -446,9 +507,7 @@ class SyncEngine:
             # origin: while records flow in order, digests are redundant (RFC 6206 lets
             # the protocol define "consistent"); gaps are caught from the next seq anyway.
             self.trickle.heard_consistent()
-        if isinstance(record, (Alert, SiteStatus)) and self.config.urgent_relay_copies:
-            low, high = self.config.urgent_relay_s
-            self._urgent_relays[uid] = [now + self.rng.uniform(low, high), 1]
+        self._plan_relay(record, now, hops_left, from_node)
         if isinstance(record, VolunteerText):
             self._volunteer_due.pop(record.dedup_key, None)
         state = self.store.vector()[uid.origin]
@@ -462,6 +521,23 @@ class SyncEngine:
             self._want(uid.origin, uid.seq - 1, from_node, now + self.config.hole_grace_s, hold=True)
         return [RecordReceived(record, effective_record(self.store, uid))]
 
+    def _plan_relay(self, record: Record, now: float, hops_left: int | None, from_node: int) -> None:
+        """Push a record new to us on to the kits its flood may not have reached (see
+        _someone_sent for what cancels it). An alert or a status: counter-based, from any
+        kit (a flood dies at a single lost frame on a sparse mesh; where it is dense the
+        kits hear enough copies and stay silent). A routine record: only where its flood
+        ends (hop limit spent), else kits farther away wait for a digest and a request."""
+        if not self.config.urgent_relay_copies:
+            return
+        urgent = isinstance(record, (Alert, SiteStatus))
+        if urgent:
+            low, high = self.config.urgent_relay_s
+        elif hops_left == 0:
+            low, high = self.config.edge_relay_s
+        else:
+            return
+        self._relays[record.uid] = [now + self.rng.uniform(low, high), 1, urgent, {from_node}]
+
     def _want(self, origin: int, upto: int, responder: int, not_before: float, hold: bool = False) -> None:
         room = self.config.max_wants - len(self._wants)
         if room <= 0:
@@ -469,7 +545,7 @@ class SyncEngine:
         for seq in self.store.missing(origin, upto, min(room, 256)):
             self._wants.setdefault(Uid(origin, seq), _Want(responder, not_before, hold))
 
-    def _on_digest(self, digest: Digest, peer: int, now: float) -> None:
+    def _on_digest(self, digest: Digest, peer: int, now: float, hops_away: int | None = None) -> None:
         mine = self.store.vector()
         theirs = {e.origin: e for e in digest.entries}
         covered = set(theirs) | {o for o in mine if digest.lo <= o <= digest.hi}
@@ -499,7 +575,7 @@ class SyncEngine:
             if lack:
                 we_lack = True
                 self._refresh_wants(origin, t, peer, now)
-        self._offer(offers, now)
+        self._offer(offers, now, hops_away)
         if gap > self.config.bulk_wants:
             # A large disagreement (a healed partition, a kit back after hours): digests
             # every imin until it is gone, so both sides learn everything the other holds.
@@ -542,7 +618,7 @@ class SyncEngine:
             if want.asked_at is None or now - want.asked_at >= self.config.request_timeout_s:
                 want.responder, want.not_before, want.asked_at, want.attempts = peer, now, None, 0
 
-    def _on_request(self, request: Request, peer: int, now: float) -> None:
+    def _on_request(self, request: Request, peer: int, now: float, hops_away: int | None = None) -> None:
         offers: list[Uid] = []
         for uid in request.uids():
             want = self._wants.get(uid)
@@ -556,9 +632,9 @@ class SyncEngine:
                     self._queue_reply(uid)
             elif request.responder == BROADCAST_ANY:
                 offers.append(uid)
-        self._offer(offers, now)
+        self._offer(offers, now, hops_away)
 
-    def _offer(self, uids: list[Uid], now: float) -> None:
+    def _offer(self, uids: list[Uid], now: float, hops_away: int | None = None) -> None:
         """Re-send `uids` for a peer that lacks them, unless other holders do it first.
 
         Our own records are queued at once; others' after one random delay for the whole
@@ -567,8 +643,13 @@ class SyncEngine:
         record it hears another kit send (reply suppression). Holders that hear each other
         thus interleave: each sends the next record no one has sent yet, so k holders
         serve a large batch about k times faster than one, with few duplicates, and a
-        small batch (one lost record) is sent once."""
+        small batch (one lost record) is sent once. Holders farther from the asking kit
+        (`hops_away`: relays its frame took to reach us) wait one more window per hop: the
+        flood of a nearer holder's answer reaches them first and silences them, where
+        holders out of each other's range would otherwise all answer (hidden terminals).
+        Our own records go at once only when the asking kit is a direct neighbour."""
         start = None
+        hops = hops_away or 0
         for uid in sorted(set(uids)):
             if len(self._replies_due) >= self.config.max_offers:
                 break
@@ -576,12 +657,12 @@ class SyncEngine:
                 continue
             if self.scheduler.is_queued(("push", uid)) or self.scheduler.is_queued(("reply", uid)):
                 continue
-            if uid.origin == self.node:
+            if uid.origin == self.node and not hops:
                 self._replies_due[uid] = now
                 continue
             if start is None:
                 window = self.config.reply_window_s
-                start = now + self.rng.uniform(0.25 * window, window)
+                start = now + self.rng.uniform(0.25 * window, window) + hops * window
             self._replies_due[uid] = start
 
     def _queue_reply(self, uid: Uid) -> None:
@@ -670,9 +751,18 @@ class SyncEngine:
                 record = VolunteerText(origin=self.node, seq=self.next_seq(), **fields)
                 self.publish(record, now, source=VOLUNTEER_SOURCE)
                 events.append(RecordReceived(record, effective_record(self.store, record.uid)))
-        for uid in [u for u, (due, _) in self._urgent_relays.items() if due <= now]:
-            del self._urgent_relays[uid]
-            self._repeat(uid)
+        neighbours = {n for n, t in self._neighbours.items() if t > now - self.config.peer_silence_s}
+        for uid in [u for u, relay in self._relays.items() if relay[0] <= now]:
+            senders = self._relays.pop(uid)[3]
+            if not neighbours or not neighbours <= senders:  # else every kit in range has it
+                self._repeat(uid)
+        for uid, echo in list(self._echoes.items()):
+            if echo[0] <= now:
+                if echo[1] > 0:  # sent again: the wait starts anew when it goes on air
+                    self._echoes[uid] = [float("inf"), echo[1] - 1]
+                    self._repeat(uid)
+                else:
+                    del self._echoes[uid]
         for uid, times in list(self._repeats.items()):
             if times[0] <= now:
                 times.pop(0)
@@ -689,8 +779,9 @@ class SyncEngine:
         return events
 
     def _repeat(self, uid: Uid) -> None:
-        """Push an urgent record again (our alert's repeat, or another kit's alert or status
-        relayed by us): a new flood, in its own lane (alerts before statuses)."""
+        """Push a record again (our alert's repeat, or another kit's record relayed by us): a
+        new flood, in its own lane (alerts before statuses, routine lanes wait on a busy
+        channel)."""
         record = self.store.get(uid)
         if record is None or any(self.scheduler.is_queued((k, uid)) for k in ("push", "repeat", "reply")):
             return  # one copy is already waiting: no need to add another

@@ -27,7 +27,6 @@ from kit.core import volunteer_commands as commands
 from kit.core import volunteers
 from kit.core.kit import Kit
 from kit.core.radio_port import RadioSpec
-from kit.mesh import codec
 from kit.mesh import records as r
 from kit.mesh.sync import FrameRejected, RecordConflict, RecordReceived
 from kit.radio.pump import EnginePump
@@ -51,7 +50,7 @@ class ServiceConfig:
     heartbeat_s: float = 60.0
     answer_timeout_s: float = 10.0
     backoff_s: tuple[float, float] = (1.0, 60.0)
-    duty_cycle: float = 0.05         # of the 10 % legal limit, half: room for relays and handhelds
+    duty_cycle: float = 0.08         # of the 10 % legal limit (see kit/mesh/scheduler.py SchedulerConfig)
     preset: str = kit_config.PRESET
     history_save_s: float = 300.0
     speed: float = 1.0               # clock seconds per real second (a sped-up simulated mesh)
@@ -242,10 +241,9 @@ class MeshService:
             payload = self.pump.next_payload(now)
             if payload is None:
                 return
-            # Alerts and site statuses with want_ack: the firmware repeats a broadcast that
-            # no neighbour relayed (codec.is_urgent).
+            hops, want_ack = self.pump.engine.send_options(payload)
             packet = self.link.call("send", "sendData", payload, destinationId=BROADCAST, portNum=256,
-                                    wantAck=codec.is_urgent(payload), channelIndex=0)
+                                    wantAck=want_ack, hopLimit=hops, channelIndex=0)
             if packet is None:
                 self.pump.not_sent(payload)
                 return
@@ -281,7 +279,11 @@ class MeshService:
                 engine.peer_heard(sender, now)  # a kit heard again may be back from a partition
             if portnum == PRIVATE_APP:
                 with self.kit.write_lock:
-                    self._note(engine.receive(bytes(decoded.get("payload") or b""), sender, now))
+                    # Zero fields are absent from the packet dict: a frame sent with hop limit 0
+                    # has neither (hop_start came with fw 2.3; before, hops_away is unknown).
+                    left, start = int(packet.get("hopLimit", 0)), int(packet.get("hopStart", 0))
+                    self._note(engine.receive(bytes(decoded.get("payload") or b""), sender, now, left,
+                                              start - left if start >= left else None))
             elif portnum == TEXT_APP and sender and sender != self.link.node:
                 self._heard_text(packet, decoded, sender, now)
             elif portnum == "TELEMETRY_APP" and sender == self.link.node:
@@ -289,7 +291,9 @@ class MeshService:
                 # it hears the channel decides whether routine traffic waits.
                 metrics = (decoded.get("telemetry") or {}).get("deviceMetrics") or {}
                 if "channelUtilization" in metrics:
-                    engine.channel_utilisation(float(metrics["channelUtilization"]), now)
+                    tx = metrics.get("airUtilTx")
+                    engine.channel_utilisation(float(metrics["channelUtilization"]), now,
+                                               None if tx is None else float(tx))
                     self._set_status(channel_util=round(float(metrics["channelUtilization"]), 1))
             elif portnum == "ROUTING_APP":
                 reason = (decoded.get("routing") or {}).get("errorReason", "NONE")

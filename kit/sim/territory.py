@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 from meshtastic.protobuf import mesh_pb2
 
-from kit.mesh import codec
 from kit.mesh.airtime import busiest_window
 from kit.mesh.frame_auth import FrameKeys
 from kit.mesh.records import Record
@@ -146,7 +145,7 @@ class Territory:
     def _telemetry(self, kit: Kit) -> None:
         util = kit.node.radio.channel_util_percent()
         kit.util_samples.append((self.now, util))
-        kit.engine.channel_utilisation(util, self.now)
+        kit.engine.channel_utilisation(util, self.now, kit.node.duty.utilization_tx_percent())
         self._pump(kit)
         self.clock.call_later(TELEMETRY_TO_CLIENT_S, self._telemetry, kit)
 
@@ -169,7 +168,9 @@ class Territory:
             frame = kit.engine.next_transmission(now)
             if frame is None:
                 break
-            p = mesh_pb2.MeshPacket(to=BROADCAST, hop_limit=kit.node.hop_limit, want_ack=codec.is_urgent(frame))
+            hops, want_ack = kit.engine.send_options(frame)
+            p = mesh_pb2.MeshPacket(to=BROADCAST, hop_limit=kit.node.hop_limit if hops is None else hops,
+                                    want_ack=want_ack)
             p.decoded.portnum = PRIVATE_APP
             p.decoded.payload = frame
             if kit.node.send_from_client(p) != ERRNO_OK:
@@ -188,7 +189,8 @@ class Territory:
         now = self.now
         kit.engine.peer_heard(sender, now)
         if p.decoded.portnum == PRIVATE_APP:
-            self._stamp(kit, kit.engine.receive(bytes(p.decoded.payload), sender, now), now)
+            away = p.hop_start - p.hop_limit if p.hop_start >= p.hop_limit else None
+            self._stamp(kit, kit.engine.receive(bytes(p.decoded.payload), sender, now, p.hop_limit, away), now)
         self._wake(kit)
 
     # --- observations -----------------------------------------------------------------------
