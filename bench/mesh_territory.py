@@ -140,7 +140,7 @@ def table(sizes) -> bool:
     return ok
 
 
-SIZES = {5: (1, 2, 3), 20: (1, 2), 50: (1,), 100: (1,)}
+SIZES = {5: tuple(range(1, 11)), 20: (1, 2, 3), 50: (1,), 100: (1,)}  # more seeds where runs are short: p95 of ~4 alerts a run
 
 
 def main() -> None:

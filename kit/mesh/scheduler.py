@@ -17,7 +17,8 @@ slow down every repair after a partition).
 
 Polite channel: while the radio reports the channel busier than the firmware's polite
 threshold (`congested`), routine work waits: the CHECKIN and ROUTINE lanes and periodic
-digests. Alerts, site statuses and requests (repairs) still go. While the radio reports its own
+digests and requests (what is missing is mostly routine, and the records that would answer them
+wait too). Alerts and site statuses still go. While the radio reports its own
 TX time (its frames and relays, in the rolling hour) near the legal limit (`radio_full`), only
 alerts go: the firmware would refuse the rest (fw Router::send, DUTY_CYCLE_LIMIT).
 
@@ -53,6 +54,8 @@ LANE_OF_PRIORITY = {
 UNCAPPED_LANES = (Lane.ALERT, Lane.CONTROL)
 SYNC_SOURCE = "sync"  # replies to peers' requests
 DIGEST_SOURCE = "digest"
+REQUEST_SOURCE = "request"
+DEFERRABLE_CONTROL = (DIGEST_SOURCE, REQUEST_SOURCE)
 DEFERRABLE_LANES = (Lane.CHECKIN, Lane.ROUTINE)
 
 
@@ -66,7 +69,7 @@ class SchedulerConfig:
     duty_cycle: float = 0.08
     window_s: float = 3600.0
     min_gap_s: float = 4.0  # leaves the channel to relays and handhelds between two of ours
-    control_share: float = 0.25
+    control_share: float = 0.1
     source_share: float = 0.25
     # Share of the budget only alerts may use: a kit busy passing records on for the others
     # still has airtime for an alert at once, not when its rolling hour frees some.
@@ -189,7 +192,7 @@ class AirtimeScheduler:
             if (self.congested and lane in DEFERRABLE_LANES) or (self.radio_full and lane is not Lane.ALERT):
                 continue
             for source, items in self._lanes[lane].by_source.items():
-                if self.congested and source == DIGEST_SOURCE:
+                if self.congested and source in DEFERRABLE_CONTROL:
                     continue
                 yield lane, source, items[0]
 
@@ -201,7 +204,7 @@ class AirtimeScheduler:
         if not self.congested:
             return 0
         return (sum(len(lanes[lane]) for lane in DEFERRABLE_LANES)
-                + sum(len(i.frames) for i in lanes[Lane.CONTROL].by_source.get(DIGEST_SOURCE, ())))
+                + sum(len(i.frames) for src in DEFERRABLE_CONTROL for i in lanes[Lane.CONTROL].by_source.get(src, ())))
 
     def _ready_time(self, now: float, lane: Lane, source: str, item: _Item) -> float:
         cfg = self.config

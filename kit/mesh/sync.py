@@ -70,7 +70,7 @@ from kit.mesh.codec import BROADCAST_ANY, MAX_REQUESTED, Decoder, Digest, Digest
 from kit.mesh.fragments import FragmentLimits
 from kit.mesh.frame_auth import FrameKeys
 from kit.mesh.records import MAX_NODE, Alert, Record, SiteStatus, Uid, VolunteerText
-from kit.mesh.scheduler import DIGEST_SOURCE, LANE_OF_PRIORITY, SYNC_SOURCE, AirtimeScheduler, Lane, SchedulerConfig
+from kit.mesh.scheduler import DIGEST_SOURCE, LANE_OF_PRIORITY, REQUEST_SOURCE, SYNC_SOURCE, AirtimeScheduler, Lane, SchedulerConfig
 from kit.mesh.store import OriginState, RecordStore, effective_record
 from kit.mesh.trickle import Trickle
 
@@ -119,7 +119,7 @@ class SyncConfig:
     seq_window: int = 1024
     # A new alert is pushed again this long after its first push (each a new flood).
     alert_repeats_s: tuple[float, ...] = (30.0,)
-    urgent_relay_s: tuple[float, float] = (10.0, 30.0)
+    urgent_relay_s: tuple[float, float] = (3.0, 12.0)
     urgent_relay_copies: int = 3
     # A routine record heard at the end of its flood (hop limit spent) is pushed on by this
     # kit after uniform(edge_relay_s), unless a flood of it passes through first.
@@ -128,7 +128,7 @@ class SyncConfig:
     # sending within `echo_s` (no neighbour passed it on: it may have been lost) is sent
     # again, up to `echo_retries` times: the firmware's implicit ACK for broadcasts
     # (fw src/mesh/ReliableRouter.cpp), which needs a relay by radio, done by the kits.
-    echo_s: float = 45.0
+    echo_s: float = 30.0
     echo_retries: int = 1
     # Hop limit of every frame but alerts (which the radios flood with the mesh's hop
     # limit): 0 where every kit hears another kit directly; where kits are linked only
@@ -261,10 +261,12 @@ class SyncEngine:
         self._progress_at = float("-inf")  # last time a record new to us arrived
         self._healing = False  # a heal is suspected: digests at imin until they agree
         self._repeats: dict[Uid, list[float]] = {}  # own alerts -> when to push them again
-        self._relays: dict[Uid, list] = {}  # others' records to push on -> [due, copies heard, urgent]
+        self._relays: dict[Uid, list] = {}  # others' records to push on -> [due, copies, Alert/SiteStatus/None, senders]
         self._channel_util = 0.0
         self._neighbours: dict[int, float] = {}  # kits heard first-hand (hops_away 0) -> when
-        self._echoes: dict[Uid, list] = {}  # record frames of ours sent locally -> [due, retries left]
+        self._echoes: dict[Uid, list] = {}  # record frames of ours -> [due, retries left, senders heard (alerts)]
+        self._local_resends: set[Uid] = set()  # alerts to send again to the kits in range only
+        self._local_out: set[bytes] = set()  # ... their frames, until the adapter asks send_options
         self._local_frames = False  # the adapter reports hop limits: sync frames reach the kits in range only
 
     # --- application side -----------------------------------------------------------
@@ -417,20 +419,30 @@ class SyncEngine:
         if not control:
             uid = codec.parse_frame(frame, self.radio_node).uid
             self._aired[uid] = now
-            if self._local_frames and not codec.is_flooded(frame) and self.config.echo_retries:
-                tries = self._echoes.pop(uid, (0, self.config.echo_retries))[1]
-                self._echoes[uid] = [now + self.config.echo_s, tries]
+            if self._local_frames and self.config.echo_retries:
+                # An alert is flooded with want_ack, which any one relay satisfies: it is sent
+                # again until every kit in range has been heard sending it (a leaf kit behind
+                # a lost frame would otherwise wait for the next digest).
+                flooded = codec.is_flooded(frame)
+                _, tries, senders = self._echoes.pop(uid, (0, self.config.echo_retries, set() if flooded else None))
+                self._echoes[uid] = [now + self.config.echo_s, tries, senders]
                 if len(self._echoes) > self.config.max_offers:
                     del self._echoes[next(iter(self._echoes))]
-        if self.keys is None:
-            return frame
-        older = self._lagging[0] if control and self._lagging and now < self._lagging[1] else None
-        return self.keys.seal(frame, self.radio_node, older)
+        local = not control and uid in self._local_resends
+        if self.keys is not None:
+            older = self._lagging[0] if control and self._lagging and now < self._lagging[1] else None
+            frame = self.keys.seal(frame, self.radio_node, older)
+        if local:  # an alert sent again for the kits in range that lack it: no new flood
+            self._local_resends.discard(uid)
+            self._local_out.add(frame)
+        return frame
 
     def send_options(self, frame: bytes) -> tuple[int | None, bool]:
         """(hop limit, want_ack) to send a frame of ours with: alerts flood with the radio's
         own hop limit (None) and want_ack; the rest reach the nearest kits only."""
-        if codec.is_flooded(frame):
+        if frame in self._local_out:
+            self._local_out.discard(frame)
+        elif codec.is_flooded(frame):
             return None, True
         return self.config.sync_hops, False
 
@@ -441,7 +453,7 @@ class SyncEngine:
         times += (t[0] for t in self._repeats.values())
         times += (relay[0] for relay in self._relays.values())
         times += (echo[0] for echo in self._echoes.values() if echo[0] != float("inf"))
-        if not self.scheduler.is_queued("request"):
+        if not self.scheduler.is_queued(REQUEST_SOURCE):
             timeout, ride, hold = self.config.request_timeout_s, self._ride_by(now), self.config.piggyback_hold_s
             quiet = self._progress_at + self.config.hole_grace_s
             times += (max(w.ready_at(timeout, ride, hold), quiet) for w in self._wants.values())
@@ -471,13 +483,22 @@ class SyncEngine:
     def _someone_sent(self, uid: Uid, now: float, hops_left: int | None = None, sender: int = 0) -> None:
         """A record went on air: our own pending answer for it is now redundant, and so
         is our relay of it once a flood of it goes on past us (or we heard enough copies)."""
-        self._echoes.pop(uid, None)  # passed on: no need to send it again
+        echo = self._echoes.get(uid)
+        if echo is not None:  # passed on: no need to send it again
+            if echo[2] is not None:
+                echo[2].add(sender)
+            if echo[2] is None or self._in_range(now) <= echo[2]:
+                del self._echoes[uid]
         relay = self._relays.get(uid)
         if relay is not None:
             relay[1] += 1
             relay[3].add(sender)
-            # A routine record's flood going on past us makes our push redundant.
-            if relay[1] >= self.config.urgent_relay_copies or (not relay[2] and (hops_left or 0) > 0):
+            # Enough copies heard, or (a routine record) a flood of it going on past us make
+            # our push redundant. Not for an alert while we know the kits in range: a leaf
+            # kit whose only neighbour heard three copies elsewhere would never get it; at
+            # its due time the relay is dropped only if every kit in range sent it.
+            counted = not (relay[2] is Alert and self._neighbours)
+            if (counted and relay[1] >= self.config.urgent_relay_copies) or (relay[2] is None and (hops_left or 0) > 0):
                 del self._relays[uid]
         self._aired[uid] = now
         self._replies_due.pop(uid, None)
@@ -521,6 +542,10 @@ class SyncEngine:
             self._want(uid.origin, uid.seq - 1, from_node, now + self.config.hole_grace_s, hold=True)
         return [RecordReceived(record, effective_record(self.store, uid))]
 
+    def _in_range(self, now: float) -> set[int]:
+        """The kits heard first-hand lately."""
+        return {n for n, t in self._neighbours.items() if t > now - self.config.peer_silence_s}
+
     def _plan_relay(self, record: Record, now: float, hops_left: int | None, from_node: int) -> None:
         """Push a record new to us on to the kits its flood may not have reached (see
         _someone_sent for what cancels it). An alert or a status: counter-based, from any
@@ -529,7 +554,7 @@ class SyncEngine:
         ends (hop limit spent), else kits farther away wait for a digest and a request."""
         if not self.config.urgent_relay_copies:
             return
-        urgent = isinstance(record, (Alert, SiteStatus))
+        urgent = type(record) if isinstance(record, (Alert, SiteStatus)) else None
         if urgent:
             low, high = self.config.urgent_relay_s
         elif hops_left == 0:
@@ -751,7 +776,7 @@ class SyncEngine:
                 record = VolunteerText(origin=self.node, seq=self.next_seq(), **fields)
                 self.publish(record, now, source=VOLUNTEER_SOURCE)
                 events.append(RecordReceived(record, effective_record(self.store, record.uid)))
-        neighbours = {n for n, t in self._neighbours.items() if t > now - self.config.peer_silence_s}
+        neighbours = self._in_range(now)
         for uid in [u for u, relay in self._relays.items() if relay[0] <= now]:
             senders = self._relays.pop(uid)[3]
             if not neighbours or not neighbours <= senders:  # else every kit in range has it
@@ -759,7 +784,9 @@ class SyncEngine:
         for uid, echo in list(self._echoes.items()):
             if echo[0] <= now:
                 if echo[1] > 0:  # sent again: the wait starts anew when it goes on air
-                    self._echoes[uid] = [float("inf"), echo[1] - 1]
+                    self._echoes[uid] = [float("inf"), echo[1] - 1, echo[2]]
+                    if echo[2] is not None and len(self._local_resends) < self.config.max_offers:
+                        self._local_resends.add(uid)
                     self._repeat(uid)
                 else:
                     del self._echoes[uid]
@@ -772,10 +799,10 @@ class SyncEngine:
         if self.trickle.poll(now):
             self.scheduler.cancel(DIGEST_SOURCE)  # a digest still waiting for airtime is stale
             self._enqueue_control(self._next_digest(), DIGEST_SOURCE)
-        if not self.scheduler.is_queued("request"):
+        if not self.scheduler.is_queued(REQUEST_SOURCE):
             request = self._next_request(now)
             if request is not None:
-                self._enqueue_control(request, "request")
+                self._enqueue_control(request, REQUEST_SOURCE)
         return events
 
     def _repeat(self, uid: Uid) -> None:
