@@ -127,8 +127,8 @@ def table(sizes) -> bool:
             "heard": heard <= tg["heard"],
         }
         ok = ok and all(verdicts.values())
-        diam = "/".join(str(r["diameter"]) for r in res)
-        degree = "/".join(f"{r['degree']:.1f}" for r in res)
+        diam = f"{min(r['diameter'] for r in res)}-{max(r['diameter'] for r in res)}"
+        degree = f"{min(r['degree'] for r in res):.1f}-{max(r['degree'] for r in res):.1f}"
         print(f"{n:>5}{len(seeds):>6}{degree:>12}{diam:>9}"
               f"{pct(alerts, .5):>7.0f}/{pct(alerts, .95):>5.0f}/{max(alerts or [float('nan')]):>5.0f}"
               f"{pct(records, .5):>9.0f}/{pct(records, .95):>5.0f}/{max(records or [float('nan')]):>5.0f}"

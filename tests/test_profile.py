@@ -70,6 +70,19 @@ def test_admin_listen_accepts_ip_addresses(listen):
     assert kit_profile.loads(text).admin_listen == listen
 
 
+def test_sync_hops_go_from_the_profile_to_the_radio_service():
+    assert "outside 0–3" in problems(REAL.replace("sync_hops = 0", "sync_hops = 4"))["radio.sync_hops"].problem
+    profile = kit_profile.loads(REAL.replace("sync_hops = 0", "sync_hops = 2"))
+    from kit.cli.main import build_parser
+    from kit.cli.serve import service_config
+    args = build_parser().parse_args(["serve"])
+    kit_profile.apply_to_args(profile, args)
+    assert service_config(args).sync_hops == 2
+    args = build_parser().parse_args(["serve", "--sync-hops", "1"])
+    kit_profile.apply_to_args(profile, args)  # the command line wins
+    assert service_config(args).sync_hops == 1
+
+
 def test_channel_key_and_url_rules():
     assert "radio.channel_key" in problems(REAL.replace(KEY, "c2hvcnQ="))
     assert "radio.channel_key" in problems(REAL.replace(KEY, kit_profile.PLACEHOLDER_KEY))

@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="auto (the USB radio if one is plugged in), none, sim, serial:PATH, tcp:HOST[:PORT]")
     p.add_argument("--sync-interval", type=float, default=kit_config.SYNC_INTERVAL_S, metavar="SECONDS",
                    help=f"longest gap between two sync digests on a quiet mesh (default {kit_config.SYNC_INTERVAL_S:g})")
+    p.add_argument("--sync-hops", type=int, default=None, metavar="N",
+                   help="hop limit of sync frames (default 0: the kits in range pass records on; "
+                        "the routers between two kits where they only hear each other through routers)")
     p.add_argument("--portal-url", help="the kit's address for redirected phones (default: the URL served)")
     p.add_argument("--admin-listen", default=kit_config.DEFAULT_ADMIN_LISTEN, metavar="HOST:PORT",
                    help=f"the crisis cell's listener, never the Wi-Fi's address "

@@ -75,7 +75,8 @@ def listen_problem(exc: OSError, host: str, port: int, flag: str) -> str:
 def service_config(args, **overrides):
     from kit.radio.service import ServiceConfig  # the meshtastic package costs ~11 MB: only with a radio
 
-    return ServiceConfig(sync_interval_s=args.sync_interval, **overrides)
+    hops = getattr(args, "sync_hops", None)
+    return ServiceConfig(sync_interval_s=args.sync_interval, sync_hops=hops or 0, **overrides)
 
 
 def start_radio(kit: Kit, spec: RadioSpec, args, **overrides):

@@ -77,6 +77,7 @@ class Radio:
     role: str = "CLIENT"
     handheld_role: str = "CLIENT"   # volunteers' handhelds (kit radio-config --handheld)
     hop_limit: int = 3
+    sync_hops: int = 0  # hop limit of the kits' sync frames (kit/mesh/sync.py SyncConfig.sync_hops)
     latitude: float | None = None   # fixed position of the kit (optional)
     longitude: float | None = None
     altitude: int = 0
@@ -287,6 +288,7 @@ def parse(data: dict, source: str = "kit.toml", *, base_dir: Path | None = None)
         role=r.get("radio.role", str, "CLIENT"),
         handheld_role=r.get("radio.handheld_role", str, "CLIENT"),
         hop_limit=r.get("radio.hop_limit", int, 3),
+        sync_hops=r.get("radio.sync_hops", int, 0),
         latitude=r.get("radio.latitude", float, None),
         longitude=r.get("radio.longitude", float, None),
         altitude=r.get("radio.altitude", int, 0),
@@ -308,6 +310,9 @@ def parse(data: dict, source: str = "kit.toml", *, base_dir: Path | None = None)
                   "use CLIENT (CLIENT_MUTE where kits already cover the volunteers' area)")
     if not 1 <= radio.hop_limit <= 7:
         r.problem("radio.hop_limit", f"{radio.hop_limit} is outside 1–7", "use 3")
+    if not 0 <= radio.sync_hops <= radio.hop_limit:
+        r.problem("radio.sync_hops", f"{radio.sync_hops} is outside 0–{radio.hop_limit} (the hop limit)",
+                  "use 0, or the number of routers between two kits that hear each other only through them")
     if radio.channel_url and (radio.channel_key or radio.channel_name):
         r.problem("radio.channel_url", "is given together with channel_name/channel_key",
                   "give either the channel URL or the channel name and key")
@@ -403,6 +408,8 @@ def apply_to_args(profile: Profile, args) -> None:
     args.trust_key = [*args.trust_key, *(k for k in profile.trust_keys if k not in args.trust_key)]
     if profile.kit_keys and not args.kit_keys:
         args.kit_keys = list(profile.kit_keys)
+    if getattr(args, "sync_hops", 0) is None:
+        args.sync_hops = profile.radio.sync_hops
 
 
 def apply_to_kit(profile: Profile, kit) -> str | None:

@@ -30,9 +30,10 @@ SENT_MEMORY = 256       # packet ids remembered to match late NAKs
 
 class EnginePump:
     def __init__(self, kit, store, rng, *, preset: str, duty_cycle: float, sync_interval_s: float,
-                 history_save_s: float):
+                 history_save_s: float, sync_hops: int = 0):
         self.kit, self.store, self.rng = kit, store, rng
         self.preset, self.duty_cycle, self.sync_interval_s = preset, duty_cycle, sync_interval_s
+        self.sync_hops = sync_hops
         self.history_save_s = history_save_s
         self.engine: SyncEngine | None = None
         self.origin = kit.origin
@@ -45,7 +46,8 @@ class EnginePump:
         self.origin = self.kit.adopt_origin(node)
         scheduler = SchedulerConfig(preset=self.preset, duty_cycle=self.duty_cycle)
         self.engine = SyncEngine(self.origin, self.store, self.rng, now,
-                                 SyncConfig(digest_max_s=self.sync_interval_s, scheduler=scheduler),
+                                 SyncConfig(digest_max_s=self.sync_interval_s, sync_hops=self.sync_hops,
+                                            scheduler=scheduler),
                                  airtime_history=self._load_history(), radio_node=node,
                                  keys=self.kit.frame_keys)
         for origin, seq in self.kit.db().execute("SELECT origin, seq FROM outbox ORDER BY seq").fetchall():

@@ -51,6 +51,7 @@ class ServiceConfig:
     answer_timeout_s: float = 10.0
     backoff_s: tuple[float, float] = (1.0, 60.0)
     duty_cycle: float = 0.08         # of the 10 % legal limit (see kit/mesh/scheduler.py SchedulerConfig)
+    sync_hops: int = 0               # hop limit of sync frames (kit/mesh/sync.py SyncConfig.sync_hops)
     preset: str = kit_config.PRESET
     history_save_s: float = 300.0
     speed: float = 1.0               # clock seconds per real second (a sped-up simulated mesh)
@@ -143,7 +144,7 @@ class MeshService:
         if self.pump is None:
             self.pump = EnginePump(self.kit, SqliteStore(self.kit.db().conn, clock=self.clock), self.rng,
                                    preset=self.config.preset, duty_cycle=self.config.duty_cycle,
-                                   sync_interval_s=self.config.sync_interval_s,
+                                   sync_interval_s=self.config.sync_interval_s, sync_hops=self.config.sync_hops,
                                    history_save_s=self.config.history_save_s)
         delay = self.config.backoff_s[0]
         while not self._stop.is_set():
