@@ -52,7 +52,8 @@ Protocol (all frames are broadcasts; the radio floods them):
   to every kit can cost without knowing the topology.
 - polite channel: the adapter reports the channel utilisation its radio measures
   (`channel_utilisation`); above `polite_util_percent` routine work waits (scheduler.py).
-- heal: a record or request from a kit silent for `peer_silence_s`, an own push showing
+- heal: a record or request from a kit silent for `peer_silence_s` (or never heard, once
+  this kit has run that long), an own push showing
   more than `bulk_wants` records of its origin never reached us, the adapter's optional
   `peer_heard(node, now)`, or a digest showing a large disagreement put this kit in heal
   mode: one digest soon (Trickle.hurry), then digests at `digest_min_s` as long as digests
@@ -119,7 +120,8 @@ class SyncConfig:
     seq_window: int = 1024
     # A new alert is pushed again this long after its first push (each a new flood).
     alert_repeats_s: tuple[float, ...] = (30.0,)
-    urgent_relay_s: tuple[float, float] = (3.0, 12.0)
+    urgent_relay_s: tuple[float, float] = (10.0, 30.0)  # site statuses (counter-based, see _plan_relay)
+    alert_relay_s: tuple[float, float] = (2.0, 8.0)     # alerts: every kit until its range has them
     urgent_relay_copies: int = 3
     # A routine record heard at the end of its flood (hop limit spent) is pushed on by this
     # kit after uniform(edge_relay_s), unless a flood of it passes through first.
@@ -130,6 +132,7 @@ class SyncConfig:
     # (fw src/mesh/ReliableRouter.cpp), which needs a relay by radio, done by the kits.
     echo_s: float = 30.0
     echo_retries: int = 1
+    alert_echo_retries: int = 3  # an alert's re-sends to the kits in range cost one frame each
     # Hop limit of every frame but alerts (which the radios flood with the mesh's hop
     # limit): 0 where every kit hears another kit directly; where kits are linked only
     # through routers on high points, the hops to the nearest kit. Kits relay records
@@ -241,6 +244,7 @@ class SyncEngine:
         if not (1 <= node <= MAX_NODE and 1 <= radio_node <= MAX_NODE):
             raise ValueError("node number out of range")
         self.node, self.radio_node, self.store, self.rng, self.config = node, radio_node, store, rng, config
+        self._born = now
         self.keys = keys
         scheduler = replace(config.scheduler, frame_overhead=frame_auth.OVERHEAD) if keys else config.scheduler
         self.scheduler = AirtimeScheduler(scheduler, airtime_history)
@@ -424,7 +428,8 @@ class SyncEngine:
                 # again until every kit in range has been heard sending it (a leaf kit behind
                 # a lost frame would otherwise wait for the next digest).
                 flooded = codec.is_flooded(frame)
-                _, tries, senders = self._echoes.pop(uid, (0, self.config.echo_retries, set() if flooded else None))
+                fresh = (0, self.config.alert_echo_retries, set()) if flooded else (0, self.config.echo_retries, None)
+                _, tries, senders = self._echoes.pop(uid, fresh)
                 self._echoes[uid] = [now + self.config.echo_s, tries, senders]
                 if len(self._echoes) > self.config.max_offers:
                     del self._echoes[next(iter(self._echoes))]
@@ -471,7 +476,10 @@ class SyncEngine:
         self._last_heard[node] = now  # re-inserted: dict order = least recently heard first
         if len(self._last_heard) > self.config.max_peers:
             del self._last_heard[next(iter(self._last_heard))]
-        if announce and last is not None and now - last >= self.config.peer_silence_s:
+        # A kit back after a long silence, or one never heard once the boot's own exchange is
+        # over (a partition healing, a kit brought in range): compare soon.
+        new = last is None and now - self._born >= self.config.peer_silence_s
+        if announce and (new or (last is not None and now - last >= self.config.peer_silence_s)):
             self._suspect_heal(now)
 
     def _suspect_heal(self, now: float) -> None:
@@ -555,7 +563,9 @@ class SyncEngine:
         if not self.config.urgent_relay_copies:
             return
         urgent = type(record) if isinstance(record, (Alert, SiteStatus)) else None
-        if urgent:
+        if urgent is Alert:
+            low, high = self.config.alert_relay_s
+        elif urgent:
             low, high = self.config.urgent_relay_s
         elif hops_left == 0:
             low, high = self.config.edge_relay_s

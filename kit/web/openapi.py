@@ -276,7 +276,7 @@ OPERATOR_PATHS = {
         ok="200", errors=("400", "404", "409"), params=[path_param("post_id", {"type": "integer"})])},
     "/api/v1/messages/{uid}/hide": {"post": operator(
         "Hide a shared message on every kit (a deletion that never comes undone).",
-        {"type": "object", "properties": {"reason": {"type": "string"}}}, CREATED, errors=("404",),
+        {"type": "object", "properties": {"reason": {"type": "string"}}}, CREATED, errors=("400", "404"),
         params=[path_param("uid", {"type": "string"})])},
     "/api/v1/messages/{uid}/correct": {"post": operator(
         "Correct a shared message's text on every kit.",
