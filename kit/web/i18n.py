@@ -14,6 +14,7 @@ from importlib import resources
 from flask import g, has_request_context, request
 
 from kit.core.messages import Message, message_of
+from kit.web import typography
 
 LANGS = ("fr", "falc", "en")
 DEFAULT_LANG = "fr"
@@ -59,13 +60,19 @@ def _values(variables: dict) -> dict:
     return {k: tr(v) if isinstance(message_of(v), Message) else v for k, v in variables.items()}
 
 
+def typeset(text: str) -> str:
+    """The one typography filter (kit.web.typography): French rules in French and FALC,
+    applied to the template before any value (a resident's text) is put in."""
+    return text if current_lang() == "en" else typography.french(text)
+
+
 def gettext_(message: str, **variables) -> str:
-    text = catalog(current_lang()).gettext(message)
+    text = typeset(catalog(current_lang()).gettext(message))
     return text % _values(variables) if variables else text
 
 
 def ngettext_(singular: str, plural: str, n: int, **variables) -> str:
-    text = catalog(current_lang()).ngettext(singular, plural, n)
+    text = typeset(catalog(current_lang()).ngettext(singular, plural, n))
     return text % ({"num": n} | _values(variables))
 
 
@@ -78,7 +85,7 @@ def pick(row, field: str) -> str:
     for candidate in (f"{field}_{lang}", f"{field}_fr"):
         value = row.get(candidate) if hasattr(row, "get") else None
         if value:
-            return value
+            return typeset(value)
     return ""
 
 
@@ -89,3 +96,5 @@ def init_app(app) -> None:
     app.jinja_env.finalize = lambda value: tr(value) if isinstance(value, Message) else value
     app.jinja_env.globals.update(pick=pick, current_lang=current_lang, LANG_NAMES=LANG_NAMES,
                                  HTML_LANG=HTML_LANG)
+    app.jinja_env.filters["frdate"] = lambda value: typography.long_date(value, current_lang())
+    app.jinja_env.filters["ago"] = lambda unix: typography.ago(unix, current_lang(), ngettext_, gettext_)
