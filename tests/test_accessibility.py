@@ -201,3 +201,20 @@ def test_emergency_buttons_are_big_and_named_apart(browser, kit_url):
         page.goto(kit_url + "/lieux")
         maps = page.eval_on_selector_all('a[href^="geo:"]', "links => links.map(a => a.textContent.trim())")
         assert maps and len(set(maps)) == len(maps), maps
+
+
+def test_a_form_error_takes_the_focus_without_javascript(browser, kit_url):
+    with phone(browser, kit_url) as page:
+        page.goto(kit_url + "/messages")
+        page.get_by_label("Votre message").fill("x" * 400)
+        page.get_by_role("button", name="Envoyer").click()
+        page.wait_for_load_state()
+        assert page.url.endswith("/messages#errors") and page.title().startswith("Erreur")
+        summary = page.locator("#errors")
+        assert summary.is_visible() and summary.bounding_box()["y"] < PHONE["height"]
+        assert page.locator("textarea").input_value() == "x" * 400  # what was typed comes back
+        # The fragment target is focusable (tabindex=-1): the browser moves the focus there,
+        # so a screen reader reads the errors first and Tab continues into the form.
+        focused = page.context.new_cdp_session(page).send(
+            "Runtime.evaluate", {"expression": "document.activeElement.id", "returnByValue": True})
+        assert focused["result"]["value"] == "errors"

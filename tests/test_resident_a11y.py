@@ -92,3 +92,12 @@ def test_french_dates_and_plurals():
         assert re.fullmatch(r"\d+(er)? \w+ 20\d\d à \d+\u00a0h\u00a0\d\d", older), older
     with Flask(__name__).test_request_context(headers={"Accept-Language": "en"}):
         assert typography.ago(now - 60, "en", ngettext_, gettext_, now=now) == "1 minute ago"
+
+
+def test_plurals_go_through_ngettext():
+    """French counts 0 and 1 as singular ("0 personne", never "0 personnes")."""
+    with Flask(__name__).test_request_context(headers={"Accept-Language": "fr"}):
+        assert ngettext_("%(num)d person", "%(num)d people", 0) == "0 personne"
+        assert ngettext_("%(num)d person", "%(num)d people", 2) == "2 personnes"
+    with Flask(__name__).test_request_context(headers={"Accept-Language": "en"}):
+        assert ngettext_("%(num)d person", "%(num)d people", 1) == "1 person"
