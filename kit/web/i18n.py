@@ -3,7 +3,8 @@
 User-interface strings are English msgids translated by gettext catalogs
 (kit/web/translations/<lang>/LC_MESSAGES/messages.mo, compiled from the committed .po by
 `make i18n`). Content (checklists, contacts) carries its own fr / falc / en columns.
-FALC uses the French interface catalog and the FALC content.
+FALC has its own interface catalog (translations/falc: short sentences, one idea per line),
+falling back to the French one, and the FALC content.
 """
 from __future__ import annotations
 
@@ -25,11 +26,18 @@ COOKIE = "lang"
 
 @lru_cache(maxsize=None)
 def catalog(lang: str) -> gettext.NullTranslations:
+    """English is the msgids; French its catalog; FALC its own easy-to-read catalog
+    (translations/falc), which falls back to the French one for a string it lacks."""
     if lang == "en":
         return gettext.NullTranslations()
     folder = resources.files("kit.web") / "translations"
     with resources.as_file(folder) as path:
-        return gettext.translation("messages", localedir=str(path), languages=["fr"], fallback=True)
+        french = gettext.translation("messages", localedir=str(path), languages=["fr"], fallback=True)
+        if lang != "falc":
+            return french
+        easy = gettext.translation("messages", localedir=str(path), languages=["falc"], fallback=True)
+    easy.add_fallback(french)
+    return easy
 
 
 def select_lang() -> str:
