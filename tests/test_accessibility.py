@@ -184,6 +184,27 @@ def test_in_a_crisis_the_steps_for_now_are_on_the_first_screen(browser, tmp_path
             page.goto(url + "/")
             assert page.locator("main .card li").first.bounding_box()["y"] < PHONE["height"]
             assert page.locator('a[href="tel:112"]').count() == 1
+            page.goto(url + "/risques")  # the list of risks puts the current one first
+            assert page.locator("main .card a").first.get_attribute("href") == "/risques/inondation#pendant"
+        for scheme in ("light", "dark"):  # the crisis-only parts pass axe too
+            with phone(browser, url, "fr", scheme, javascript=True) as page:
+                for path in ("/", "/risques", "/risques/inondation"):
+                    page.goto(url + path)
+                    assert not axe_violations(page), (path, scheme)
+
+
+def test_the_header_is_one_row_and_the_skip_link_comes_first(browser, kit_url):
+    with phone(browser, kit_url) as page:
+        page.goto(kit_url + "/contacts")
+        assert page.locator("header").bounding_box()["height"] <= 64  # was 230 px of a 640 px screen
+        before_main = page.evaluate("""() => [...document.querySelectorAll('a[href], button, input, textarea, select')]
+            .filter(e => e.compareDocumentPosition(document.querySelector('main')) & Node.DOCUMENT_POSITION_FOLLOWING)
+            .map(e => e.getAttribute('href'))""")
+        assert before_main == ["#main", "/", "#menu"]  # was 11 tab stops
+        assert page.locator('nav a[aria-current="page"]').get_attribute("href") == "/contacts"
+        page.keyboard.press("Tab")
+        skip = page.locator(".skip")
+        assert skip.evaluate("e => e === document.activeElement") and skip.bounding_box()["x"] >= 0
 
 
 def test_emergency_buttons_are_big_and_named_apart(browser, kit_url):
