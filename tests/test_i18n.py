@@ -21,14 +21,15 @@ def plural_forms(string) -> tuple:
     return (string,) if isinstance(string, str) else tuple(string)
 
 
-def source_msgids() -> set[str]:
+def source_msgids(plural_only: bool = False) -> set[str]:
     ids = set()
     for folder, method in (("kit", "python"), ("kit/web/templates", "jinja2")):
         for _file, _line, message, _comments, _ctx in extract_from_dir(
             ROOT / folder, method_map=[("**.py" if method == "python" else "**.html", method)],
             keywords={"_": None, "gettext": None, "ngettext": (1, 2)},
         ):
-            ids.add(message if isinstance(message, str) else message[0])
+            if not plural_only or not isinstance(message, str):
+                ids.add(message if isinstance(message, str) else message[0])
     return ids
 
 
@@ -72,7 +73,8 @@ ALLOWED_CAPITALS = {"SMS"}  # an everyday word; other acronyms are explained in 
 
 
 def falc_entries() -> dict:
-    return {first(m.id): plural_forms(m.string) for m in read_po(FALC_PO.open("rb")) if m.id and m.string}
+    return {first(m.id): plural_forms(m.string) for m in read_po(FALC_PO.open("rb"))
+            if m.id and all(plural_forms(m.string))}
 
 
 def test_falc_catalogue_is_compiled_current_and_covers_the_core():
@@ -82,6 +84,9 @@ def test_falc_catalogue_is_compiled_current_and_covers_the_core():
     assert entries == mo, "run `make i18n` (pybabel compile) and commit the .mo"
     assert not set(entries) - source_msgids(), "FALC strings no longer in the code"
     assert not [m for m in FALC_CORE if m not in entries]
+    # Babel compiles an untranslated plural with the English msgids (not a fallback to
+    # French): every plural must be in the FALC catalogue.
+    assert not source_msgids(plural_only=True) - set(entries)
 
 
 def test_falc_strings_are_short_lines_without_acronyms():
