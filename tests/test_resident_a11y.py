@@ -76,6 +76,8 @@ def test_french_typography_through_one_filter(client):
     assert "Contenu du 1er novembre 2026" in html
     contacts = client.get("/contacts").get_data(as_text=True)
     assert "Numéros d’urgence" in contacts and "Vérifié le 15 octobre 2026" in contacts
+    sites = client.get("/lieux").get_data(as_text=True)
+    assert re.search(r"Mis à jour\u202f: \d+(er)? \w+ 20\d\d à \d+\u00a0h\u00a0\d\d", sites)
     # A resident's text is never rewritten: the filter runs before values are put in.
     assert typography.french("Note : l'eau ? « oui »") == "Note\u202f: l’eau\u202f? «\u202foui\u202f»"
     assert typography.french("http://kit.lan/x?y=1 à 14:03") == "http://kit.lan/x?y=1 à 14:03"

@@ -106,3 +106,4 @@ def init_app(app) -> None:
                                  HTML_LANG=HTML_LANG)
     app.jinja_env.filters["frdate"] = lambda value: typography.long_date(value, current_lang())
     app.jinja_env.filters["ago"] = lambda unix: typography.ago(unix, current_lang(), ngettext_, gettext_)
+    app.jinja_env.filters["moment"] = lambda value: typography.moment(value, current_lang(), gettext_)

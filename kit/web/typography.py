@@ -64,6 +64,19 @@ def clock(moment: datetime, lang: str) -> str:
     return moment.strftime("%H:%M") if lang == "en" else f"{moment.hour}\u00a0h\u00a0{moment.minute:02d}"
 
 
+def moment(value, lang: str, gettext) -> str:
+    """A moment (unix seconds or an ISO date-time) as '5 décembre 2026 à 14 h 03', local time."""
+    if value is None or value == "":
+        return ""
+    try:
+        when = (datetime.fromtimestamp(int(value)) if isinstance(value, (int, float))
+                else datetime.fromisoformat(str(value)))
+    except (ValueError, OverflowError, OSError):
+        return str(value)
+    when = when.astimezone() if when.tzinfo else when
+    return gettext("%(date)s at %(time)s", date=long_date(when.date(), lang), time=clock(when, lang))
+
+
 def ago(unix, lang: str, ngettext, gettext, now: float | None = None) -> str:
     """A past moment as residents say it: 'il y a 5 min', 'il y a 2 h', else '5 décembre
     2026 à 14 h 03' (the kit's local time)."""
@@ -76,5 +89,4 @@ def ago(unix, lang: str, ngettext, gettext, now: float | None = None) -> str:
     if 0 <= seconds < 6 * 3600:
         hours = int(seconds // 3600)
         return ngettext("%(num)d hour ago", "%(num)d hours ago", hours)
-    moment = datetime.fromtimestamp(int(unix)).astimezone()
-    return gettext("%(date)s at %(time)s", date=long_date(moment.date(), lang), time=clock(moment, lang))
+    return moment(int(unix), lang, gettext)
