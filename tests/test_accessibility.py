@@ -239,3 +239,28 @@ def test_a_form_error_takes_the_focus_without_javascript(browser, kit_url):
         focused = page.context.new_cdp_session(page).send(
             "Runtime.evaluate", {"expression": "document.activeElement.id", "returnByValue": True})
         assert focused["result"]["value"] == "errors"
+
+
+def sideways(page) -> list[str]:
+    """If the page scrolls sideways, the elements whose content is wider than their box."""
+    # The screen's width, not innerWidth: a mobile browser widens its layout viewport to
+    # what sticks out, so innerWidth grows with the fault.
+    width = page.viewport_size["width"]
+    return page.evaluate(f"""() => document.documentElement.scrollWidth <= {width} ? [] :
+        [...document.querySelectorAll('body *')].filter(e => e.scrollWidth > e.clientWidth + 1 && e.clientWidth)
+        .slice(-3).map(e => `${{e.outerHTML.slice(0, 60)}} ${{e.scrollWidth}}>${{e.clientWidth}}`)""")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_zoomed_200_percent_nothing_sticks_out(browser, kit_url, pages, lang):
+    """A 360 px phone zoomed to 200 % is 180 CSS px wide (WCAG 1.4.4, 1.4.10): long French
+    words ("réapprovisionnement") wrap instead of running off the screen."""
+    problems = {}
+    with phone(browser, kit_url, lang, javascript=True) as page:
+        page.set_viewport_size({"width": PHONE["width"] // 2, "height": PHONE["height"] // 2})
+        for path in pages:
+            page.goto(kit_url + path)
+            found = sideways(page)
+            if found:
+                problems[path] = found
+    assert not problems, problems
