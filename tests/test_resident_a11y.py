@@ -114,3 +114,17 @@ def test_easy_read_has_its_own_interface_and_pictograms(client):
     client.set_cookie("lang", "fr")
     french = client.get("/").get_data(as_text=True)
     assert ">Je suis en sécurité</a>" in french and "falc" not in french.split("<main")[0].split("<body")[1]
+
+
+def test_the_mairies_french_words_are_marked_french_on_english_pages(app, client, signing_key):
+    from helpers import publish_alert
+
+    from kit.crypto import signing
+    from kit.storage.db import connect
+
+    publish_alert(connect(app.config["DATABASE"]), signing.load_key(signing_key), headline="Montez à l’étage")
+    client.set_cookie("lang", "en")
+    html = client.get("/").get_data(as_text=True)
+    assert re.search(r'<h2 id="alert-[\w-]+" lang="fr">Montez à l’étage</h2>', html)
+    assert re.search(r'<small lang="en">\d+ minutes? ago</small>', html)  # the interface stays English
+    assert "Official message, verified by this kit." in html.split("Montez à l’étage")[1]
