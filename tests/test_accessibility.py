@@ -191,6 +191,7 @@ def test_in_a_crisis_the_steps_for_now_are_on_the_first_screen(browser, tmp_path
                 for path in ("/", "/risques", "/risques/inondation"):
                     page.goto(url + path)
                     assert not axe_violations(page), (path, scheme)
+                    assert not small_targets(page), path
 
 
 def test_the_header_is_one_row_and_the_skip_link_comes_first(browser, kit_url):
