@@ -1,5 +1,5 @@
 import pytest
-from helpers import check_requirements, csrf_token
+from helpers import CHROMIUM, CHROMIUM_FLAGS, check_requirements, csrf_token
 
 from kit.core import config as kit_config
 from kit.web.app import create_app
@@ -25,6 +25,17 @@ def app(tmp_path, signing_key):
 def admin_app(app):
     """The same kit's operators' listener (same data folder and keys)."""
     return create_app({"LISTENER": "admin"}, kit=app.extensions["kit"])
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's chromium driven by playwright (never a downloaded browser), for the module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ notify socket, the CSRF token and the operators' login, and the one way to skip 
 tool or privilege."""
 import os
 import re
+import shutil
 import socket
 import threading
 import time
@@ -21,6 +22,11 @@ ALERT_DEFAULTS = dict(category=r.Category.MET, event="Crue", urgency=r.Urgency.I
                       severity=r.Severity.SEVERE, certainty=r.Certainty.LIKELY,
                       response_type=r.ResponseType.SHELTER, headline="Alerte")
 
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Flags for a closed network: no background calls home (they would be refused, many at a time).
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 def kit_origin(db) -> int:
     return int(db.execute("SELECT value FROM settings WHERE key='kit_origin'").fetchone()[0])

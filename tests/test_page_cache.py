@@ -64,9 +64,9 @@ def test_radio_state_change_refreshes_the_home_page(app, client):
 
     radio = Radio()
     app.extensions["kit"].attach_radio(radio)
-    assert "Radio : reliée aux autres kits." in client.get("/").get_data(as_text=True)
+    assert "Radio\u202f: reliée aux autres kits." in client.get("/").get_data(as_text=True)
     radio.state = "reconnecting"
-    assert "Radio : pas reliée pour le moment." in client.get("/").get_data(as_text=True)
+    assert "Radio\u202f: pas reliée pour le moment." in client.get("/").get_data(as_text=True)
 
 
 def test_unknown_hosts_still_go_through_the_portal(client):

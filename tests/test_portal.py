@@ -1,4 +1,6 @@
 """Captive portal, app side: probes before and after the tap on "Open the kit"."""
+import re
+
 import pytest
 
 from kit.web.portal import AcceptedClients
@@ -54,7 +56,10 @@ def test_welcome_page_is_small_and_has_one_way_in(client):
     assert page.status_code == 200
     assert len(page.data) <= 5 * 1024
     html = page.get_data(as_text=True)
-    assert html.count("<a ") == 1 and 'href="/welcome/open"' in html
+    # One way into the kit; the other links only switch the language (issue 14).
+    ways_in = [h for h in re.findall(r'<a [^>]*href="([^"]+)"', html) if not h.startswith("/langue/")]
+    assert ways_in == ["/welcome/open"]
+    assert 'href="/langue/en?next=/welcome"' in html and "<main>" in html
     assert "<script" not in html
     assert "internet" in html
 

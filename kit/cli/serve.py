@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from kit.cli import first_password, systemd
+from kit.core import auth
 from kit.core import config as kit_config
 from kit.core.kit import Kit
 from kit.core.radio_port import RadioSpec
@@ -163,23 +164,43 @@ def serve(args) -> int:
     return 0
 
 
+DEMO_ACCOUNT = "demo"
+DEMO_CELL_OFFSET = 10  # kit i's crisis cell listens on --port + 10 + i (its residents on --port + i)
+
+
+def demo_operator(kit: Kit, password: str) -> None:
+    """The demo's operator account on one kit (made again with this run's password)."""
+    if all(account["name"] != DEMO_ACCOUNT for account in auth.users(kit.db())):
+        kit.add_user(DEMO_ACCOUNT, "operator", "kit demo", "cli", password=password)
+    else:
+        kit.set_password(DEMO_ACCOUNT, "kit demo", "cli", password)
+
+
 def demo(args) -> int:
-    """Three kits on a simulated LoRa mesh (radios in a line), each with its own web page."""
+    """Three kits on a simulated LoRa mesh (radios in a line), each with its residents' page
+    and its crisis cell. A resident's post waits for an operator's approval before the radio
+    (issue 14): the demo makes an operator account and prints where to approve."""
     from kit.sim import Mesh
     from kit.storage import settings
 
     mesh = Mesh(nodes=3, topology="line", preset=args.preset, nodeinfo_delay=2, nodeinfo_stagger=2).start()
     servers, radios = [], []
     territory_key = kit_config.new_kit_key()  # the three kits share one kit key
+    password = auth.new_password()  # one for the three kits, shown on the terminal only
     print(f"Three kits on a simulated {args.preset} mesh (radio 1 relays between 0 and 2):")
     try:
         for i in range(3):
             kit, url = open_kit(Path(args.data) / f"kit{i}", args.host, args.port + i, KIT_KEYS=[territory_key])
             settings.put(kit.db(), "kit_name", f"Kit {i + 1} (démo)")
+            demo_operator(kit, password)
             servers.append(server(create_app(kit=kit), args.host, args.port + i, flag="--port"))
+            cell_port = args.port + DEMO_CELL_OFFSET + i
+            servers.append(server(create_app({"LISTENER": "admin"}, kit=kit), args.host, cell_port, admin=True,
+                                  flag="--port"))
             radios.append(start_radio(kit, RadioSpec("tcp", host="127.0.0.1", port=mesh.port(i)), args,
                                       preset=args.preset))
-            print(f"  kit {i + 1}: {url}   (radio !{mesh.node_num(i):08x}, data {kit.data_dir})")
+            print(f"  kit {i + 1}: {url}   crisis cell: {url_of(args.host, cell_port)}admin/"
+                  f"   (radio !{mesh.node_num(i):08x}, data {kit.data_dir})")
     except ListenError as exc:  # the demo uses --port, --port + 1 and --port + 2
         for each in servers:
             each.close()
@@ -188,7 +209,11 @@ def demo(args) -> int:
         mesh.stop()
         print(f"kit demo: {exc}", file=sys.stderr)
         return 1
-    print("Post a message on one kit's « Messages » page and watch it arrive on the others. Ctrl-C stops.",
+    print(f"Crisis-cell login on every kit: {DEMO_ACCOUNT} / {password}\n"
+          "1. Post a message on one kit's « Messages » page: it waits for an operator's approval.\n"
+          "2. Approve it on that kit's crisis cell (Modération, with the login above).\n"
+          "3. Watch it arrive on the other kits' « Messages » pages (about a minute over the radio).\n"
+          "A check-in on « Je suis en sécurité » needs no approval: it goes out at once. Ctrl-C stops.",
           flush=True)
     threads = [threading.Thread(target=s.run, daemon=True) for s in servers]
     for t in threads:

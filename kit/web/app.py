@@ -72,6 +72,7 @@ def create_app(config: dict | None = None, kit: Kit | None = None) -> Flask:
     connection.init_app(app)
     i18n.init_app(app)
     app.before_request(forms.find_undecodable_fields)  # before CSRFProtect parses the form
+    app.jinja_env.globals.update(field_attrs=forms.field_attrs)
     csrf.init_app(app)
     app.extensions["ratelimit"] = RateLimiter(app.config["RATE_LIMITS"])
 

@@ -9,6 +9,7 @@ from kit.web import forms
 from kit.web.common import kit_state, rate_limited, rerenders
 from kit.web.connection import get_db
 from kit.web.i18n import _
+from kit.web.i18n import ngettext_ as ngettext
 
 bp = Blueprint("board", __name__)
 
@@ -28,8 +29,9 @@ def submit_post(kind: str, values: dict) -> str:
 
 
 def too_many(wait: int) -> str:
-    return _("Too many messages from this phone. Please wait %(minutes)d minute(s) and send again.",
-             minutes=max(1, (wait + 59) // 60))
+    return ngettext("Too many messages from this phone. Please wait %(num)d minute and send again.",
+                    "Too many messages from this phone. Please wait %(num)d minutes and send again.",
+                    max(1, (wait + 59) // 60))
 
 
 def handle_post(endpoint: str):

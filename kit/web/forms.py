@@ -6,6 +6,7 @@ import unicodedata
 from urllib.parse import unquote_to_bytes
 
 from flask import g, has_request_context, request
+from markupsafe import Markup
 
 from kit.core import text
 from kit.web.i18n import _
@@ -37,9 +38,32 @@ def _undecodable(field: str) -> bool:
     return has_request_context() and field in g.get("undecodable", ())
 
 
+class FieldError(str):
+    """An error sentence that knows its field, so the page can mark that field
+    aria-invalid and link it to the sentence (aria-describedby; WCAG 3.3.1)."""
+
+    def __new__(cls, text: str, field: str):
+        error = super().__new__(cls, text)
+        error.field = field
+        return error
+
+
+def field_attrs(errors, field: str, helper: str = "") -> Markup:
+    """aria-invalid and aria-describedby for an input, from the errors of the page."""
+    invalid = any(getattr(e, "field", None) == field for e in errors or ())
+    described = " ".join(filter(None, [f"err-{field}" if invalid else "", helper]))
+    attrs = (' aria-invalid="true"' if invalid else "") + (f' aria-describedby="{described}"' if described else "")
+    return Markup(attrs)
+
+
 def check(value: str, label: str, *, max_len: int, required: bool, min_len: int = 1,
           field: str = "") -> str | None:
     """The error for one field, or None. `value` has been stripped already."""
+    error = _check(value, label, max_len=max_len, required=required, min_len=min_len, field=field)
+    return FieldError(error, field) if error and field else error
+
+
+def _check(value: str, label: str, *, max_len: int, required: bool, min_len: int, field: str) -> str | None:
     if _undecodable(field):
         return _("%(field)s: some characters could not be read. Please type them again.", field=label)
     if not value:

@@ -29,9 +29,14 @@ def finish_response(response):
     headers.setdefault("Content-Security-Policy", CSP)
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "no-referrer")
-    if response.direct_passthrough or response.status_code != 200:
+    if response.direct_passthrough or response.status_code in (204, 304):
         return response
     compress = _should_gzip(response)
+    if response.status_code != 200:  # an error page (a form sent back with its errors): smaller,
+        if compress:                 # like the others, but no ETag: it answers one request
+            response.set_data(gzip.compress(response.get_data(), compresslevel=6, mtime=0))
+            headers["Content-Encoding"] = "gzip"
+        return response
     if request.method in ("GET", "HEAD"):
         headers.setdefault("Cache-Control", "no-cache")
         if "no-store" not in headers["Cache-Control"]:

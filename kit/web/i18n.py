@@ -3,7 +3,8 @@
 User-interface strings are English msgids translated by gettext catalogs
 (kit/web/translations/<lang>/LC_MESSAGES/messages.mo, compiled from the committed .po by
 `make i18n`). Content (checklists, contacts) carries its own fr / falc / en columns.
-FALC uses the French interface catalog and the FALC content.
+FALC has its own interface catalog (translations/falc: short sentences, one idea per line),
+falling back to the French one, and the FALC content.
 """
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from functools import lru_cache
 from importlib import resources
 
 from flask import g, has_request_context, request
+from markupsafe import Markup
 
 from kit.core.messages import Message, message_of
+from kit.web import typography
 
 LANGS = ("fr", "falc", "en")
 DEFAULT_LANG = "fr"
@@ -24,11 +27,18 @@ COOKIE = "lang"
 
 @lru_cache(maxsize=None)
 def catalog(lang: str) -> gettext.NullTranslations:
+    """English is the msgids; French its catalog; FALC its own easy-to-read catalog
+    (translations/falc), which falls back to the French one for a string it lacks."""
     if lang == "en":
         return gettext.NullTranslations()
     folder = resources.files("kit.web") / "translations"
     with resources.as_file(folder) as path:
-        return gettext.translation("messages", localedir=str(path), languages=["fr"], fallback=True)
+        french = gettext.translation("messages", localedir=str(path), languages=["fr"], fallback=True)
+        if lang != "falc":
+            return french
+        easy = gettext.translation("messages", localedir=str(path), languages=["falc"], fallback=True)
+    easy.add_fallback(french)
+    return easy
 
 
 def select_lang() -> str:
@@ -59,13 +69,19 @@ def _values(variables: dict) -> dict:
     return {k: tr(v) if isinstance(message_of(v), Message) else v for k, v in variables.items()}
 
 
+def typeset(text: str) -> str:
+    """The one typography filter (kit.web.typography): French rules in French and FALC,
+    applied to the template before any value (a resident's text) is put in."""
+    return text if current_lang() == "en" else typography.french(text)
+
+
 def gettext_(message: str, **variables) -> str:
-    text = catalog(current_lang()).gettext(message)
+    text = typeset(catalog(current_lang()).gettext(message))
     return text % _values(variables) if variables else text
 
 
 def ngettext_(singular: str, plural: str, n: int, **variables) -> str:
-    text = catalog(current_lang()).ngettext(singular, plural, n)
+    text = typeset(catalog(current_lang()).ngettext(singular, plural, n))
     return text % ({"num": n} | _values(variables))
 
 
@@ -78,8 +94,14 @@ def pick(row, field: str) -> str:
     for candidate in (f"{field}_{lang}", f"{field}_fr"):
         value = row.get(candidate) if hasattr(row, "get") else None
         if value:
-            return value
+            return typeset(value)
     return ""
+
+
+def lang_fr() -> Markup:
+    """ lang="fr" on text that stays French (the mairie's own words, EXERCICE, the kit's name)
+    on an English page, so that a screen reader reads it in French (WCAG 3.1.2)."""
+    return Markup(' lang="fr"') if current_lang() == "en" else Markup("")
 
 
 def init_app(app) -> None:
@@ -88,4 +110,7 @@ def init_app(app) -> None:
     # A Message from the rules (a form error, say) prints in the visitor's language.
     app.jinja_env.finalize = lambda value: tr(value) if isinstance(value, Message) else value
     app.jinja_env.globals.update(pick=pick, current_lang=current_lang, LANG_NAMES=LANG_NAMES,
-                                 HTML_LANG=HTML_LANG)
+                                 HTML_LANG=HTML_LANG, lang_fr=lang_fr)
+    app.jinja_env.filters["frdate"] = lambda value: typography.long_date(value, current_lang())
+    app.jinja_env.filters["ago"] = lambda unix: typography.ago(unix, current_lang(), ngettext_, gettext_)
+    app.jinja_env.filters["moment"] = lambda value: typography.moment(value, current_lang(), gettext_)

@@ -13,6 +13,7 @@ from kit.web import i18n
 from kit.web.common import kit_state
 from kit.web.connection import get_db
 from kit.web.i18n import _
+from kit.web.qr import KIT_URL, qr_svg
 from kit.web.redirects import safe_target
 
 bp = Blueprint("pages", __name__)
@@ -20,6 +21,9 @@ bp = Blueprint("pages", __name__)
 # Which phase the home page puts first, by mode.
 PHASE_FOR_MODE = {"veille": "avant", "crise": "pendant", "apres": "apres"}
 PUBLIC_SITE_TYPES = ("hebergement", "accueil", "rassemblement", "eau", "soins")
+# The national emergency numbers shown as big buttons (templates/_sos.html); 114 is by text.
+SOS = (("tel", "112"), ("tel", "15"), ("tel", "17"), ("tel", "18"), ("sms", "114"))
+bp.record_once(lambda state: state.app.jinja_env.globals.update(SOS=SOS))
 
 
 def rows(sql: str, params=()) -> list[dict]:
@@ -74,10 +78,14 @@ def risk(slug: str):
     if audience not in AUDIENCES:
         audience = "habitant"
     items = checklist(slug, audience)
-    by_phase = {phase: [i for i in items if i["phase"] == phase] for phase in PHASES}
+    current = PHASE_FOR_MODE.get(kit_state()["mode"], "avant")
+    # In a crisis (or after it) the phase that matters now comes first, on the first screen;
+    # the others stay one tap away through the jump links (issue 14).
+    order = PHASES if kit_state()["mode"] == "veille" else (current, *(p for p in PHASES if p != current))
+    by_phase = {phase: [i for i in items if i["phase"] == phase] for phase in order}
     return render_template(
-        "risk.html", risk=found[0], by_phase=by_phase, audience=audience,
-        current_phase=PHASE_FOR_MODE.get(kit_state()["mode"], "avant"),
+        "risk.html", risk=found[0], by_phase=by_phase, audience=audience, current_phase=current,
+        page_qr=qr_svg(f"{KIT_URL}risques/{slug}" + (f"?pour={audience}" if audience != "habitant" else "")),
     )
 
 
@@ -89,7 +97,7 @@ def public_contacts() -> list[dict]:
 def contacts():
     listed = public_contacts()
     groups = {g: [c for c in listed if c["grp"] == g] for g in ("national", "commune")}
-    return render_template("contacts.html", groups=groups)
+    return render_template("contacts.html", groups=groups, page_qr=qr_svg(KIT_URL + "contacts"))
 
 
 def contact_card(c: dict) -> str:
@@ -144,6 +152,20 @@ def sites():
         site["geo"] = geo_uri(site)
         site["amenity_list"] = site["amenities"].split()
     return render_template("sites.html", sites=listed)
+
+
+@bp.get("/robots.txt")
+def robots():
+    """Asked by some browsers and every crawler: a few bytes, not the 404 page."""
+    return Response("User-agent: *\nDisallow:\n", content_type="text/plain; charset=utf-8",
+                    headers={"Cache-Control": "max-age=86400"})
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Every browser asks for it on every page view: an empty answer it may keep a week
+    (the pages carry no <link rel=icon>: no external or extra resource)."""
+    return Response(status=204, headers={"Cache-Control": "max-age=604800"})
 
 
 @bp.get("/langue/<lang>")

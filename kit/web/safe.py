@@ -10,6 +10,7 @@ from flask import Blueprint, redirect, render_template, request
 from kit.mesh.records import Checkin
 from kit.storage import queries as records
 from kit.web import forms
+from kit.web.board import too_many
 from kit.web.common import publish, rate_limited, rerenders
 from kit.web.connection import get_db
 from kit.web.i18n import _
@@ -42,9 +43,7 @@ def checkin():
         return render_safe(checkin=values, errors=errors, status=400)
     wait = rate_limited("post", values["name"])
     if wait:
-        return render_safe(checkin=values, status=429, errors=[
-            _("Too many messages from this phone. Please wait %(minutes)d minute(s) and send again.",
-              minutes=max(1, (wait + 59) // 60))])
+        return render_safe(checkin=values, status=429, errors=[too_many(wait)])
     record_checkin(values)
     return redirect("/securite?ok=1#ok", 303)
 

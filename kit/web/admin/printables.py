@@ -3,9 +3,7 @@ sheet and the checklists. QR codes are inline SVG made by segno (no image files,
 network); a drill prints an EXERCICE watermark on every sheet."""
 from __future__ import annotations
 
-import segno
 from flask import Blueprint, abort, render_template, request
-from markupsafe import Markup
 
 from kit.core import auth
 from kit.storage.seed import AUDIENCES, PHASES
@@ -13,20 +11,12 @@ from kit.web.admin import requires
 from kit.web.admin.view import role, rows
 from kit.web.common import kit_state
 from kit.web.pages import checklist
+from kit.web.qr import KIT_URL, qr_svg
 
 bp = Blueprint("admin_print", __name__, url_prefix="/admin/imprimer")
 
-KIT_URL = "http://kit.lan/"
 KIT_IP_URL = "http://10.42.0.1/"
-QR_OPTIONS = {"error": "m", "micro": False}
-SVG_OPTIONS = {"border": 4, "dark": "#000", "light": "#fff", "omitsize": True}  # sized by CSS (mm)
 SSID_BYTES = 32
-
-
-def qr_svg(payload: str) -> Markup:
-    """An inline SVG QR code (a viewBox, no size: the sheet's CSS sizes it in mm); the
-    payload is encoded in the modules, never written into the SVG as text."""
-    return Markup(segno.make(payload, **QR_OPTIONS).svg_inline(**SVG_OPTIONS))
 
 
 def wifi_escape(text: str) -> str:
