@@ -1,0 +1,281 @@
+"""Territory federation through a real Mosquitto (TLS from a test CA, one account per kit,
+the rendered ACL): three simulated LoRa meshes of three kits, one kit per mesh with
+backhaul; the broker killed and restarted, a backhaul cut and restored, a rogue client with
+valid broker credentials, an ACL denial, a revoked kit."""
+from __future__ import annotations
+
+import dataclasses
+import socket
+import threading
+
+import paho.mqtt.client as mqtt
+import pytest
+from broker_bench import HAVE_BROKER, PREFIX, WHY, Broker
+from helpers import free_port, wait_for
+from radio_bench import MESH_KEY, Kit, fast_config
+
+from kit.core import alerts
+from kit.core.config import new_kit_key
+from kit.core.kit import Kit as CoreKit
+from kit.crypto import signing
+from kit.mesh import codec
+from kit.mesh import records as r
+from kit.mesh.frame_auth import FrameKeys
+from kit.radio.broker import BrokerConfig, BrokerService
+from kit.sim import Mesh
+
+pytestmark = pytest.mark.requires(HAVE_BROKER, WHY)
+
+SPEED = 20.0
+PRESET = "SHORT_FAST"
+FAST = BrokerConfig(backoff_s=(1.0, 2.0), digest_min_s=1.0, digest_max_s=5.0, status_every_s=0.5)
+
+
+@pytest.fixture
+def broker(tmp_path):
+    b = Broker(tmp_path / "broker").start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def signer(tmp_path):
+    path = tmp_path / "cellule.key"
+    return path, signing.new_key(path)
+
+
+def alert_fields(headline: str) -> dict:
+    return alerts.fields_from({"event": "Crue", "headline": headline, "severity": "Extreme", "area": "Vallée"})
+
+
+def verified(db, uid: r.Uid) -> bool:
+    row = db.execute("SELECT verified FROM alerts WHERE origin = ? AND seq = ?", list(uid)).fetchone()
+    return bool(row and row[0])
+
+
+class Cut:
+    """A TCP relay between a kit and the broker that can be cut (every connection reset,
+    new ones refused) and restored: the kit's backhaul (a 4G dongle losing its mast)."""
+
+    def __init__(self, target_port: int):
+        self.target = target_port
+        self.port = free_port()
+        self.up = True
+        self.conns: list[socket.socket] = []
+        self.server = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            if not self.up:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target))
+            except OSError:  # the broker is down: the kit sees its connection fail
+                client.close()
+                continue
+            self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(a: socket.socket, b: socket.socket) -> None:
+        try:
+            while data := a.recv(65536):
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self) -> None:
+        self.up = False
+        for s in self.conns:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        self.conns = []
+
+    def restore(self) -> None:
+        self.up = True
+
+    def close(self) -> None:
+        self.cut()
+        self.server.close()
+
+
+@pytest.fixture
+def territory(tmp_path, broker, signer):
+    """meshes[m][i]: kit i of mesh m on a line of three radios; kit 0 of each mesh has
+    backhaul (mesh 2's through a relay the test can cut)."""
+    key_path, public = signer
+    config = dataclasses.replace(fast_config(SPEED, PRESET), health_interval_s=60)
+    meshes, kits, links = [], [], []
+    cut = Cut(broker.port)
+    try:
+        for m in range(3):
+            mesh = Mesh(nodes=3, topology="line", preset=PRESET, speed=SPEED, nodeinfo_delay=1,
+                        nodeinfo_stagger=1, seed=m,
+                        first_node=0x4B540001 + 0x100 * m)
+            mesh.start()
+            meshes.append(mesh)
+            row = []
+            for i in range(3):
+                extra = {"SIGNING_KEY": str(key_path)} if (m, i) == (0, 2) else {}
+                row.append(Kit(tmp_path / f"m{m}k{i}", mesh, i, config, TRUST_KEYS=[public], **extra))
+            kits.append(row)
+        for row in kits:
+            for kit in row:
+                kit.service.start()
+        everyone = [k for row in kits for k in row]
+        assert wait_for(lambda: all(k.service.status()["state"] == "connected" for k in everyone), 30)
+        for m, row in enumerate(kits):
+            spec = broker.spec(f"kit-m{m}")
+            if m == 2:
+                spec = dataclasses.replace(spec, port=cut.port)
+            link = BrokerService(row[0].kit, spec, FAST, seed=m)
+            row[0].kit.attach_link(link)
+            links.append(link.start())
+        assert wait_for(lambda: all(link.status()["state"] == "connected" for link in links), 20)
+        yield kits, links, cut
+    finally:
+        for link in links:
+            link.stop()
+        cut.close()
+        for row in kits:
+            for kit in row:
+                kit.close()
+        for mesh in meshes:
+            mesh.stop()
+
+
+@pytest.mark.slow
+def test_an_alert_crosses_three_meshes_and_nothing_is_lost_when_the_broker_or_a_backhaul_fails(territory, broker):
+    kits, links, cut = territory
+    everyone = [k for row in kits for k in row]
+    # 1. An alert signed in valley 1 (on a kit without backhaul) is verified on every kit of
+    #    valleys 2 and 3, the four LoRa-only ones there too, through their own meshes.
+    alert = kits[0][2].kit.create_alert(alert_fields("Montez à l'étage"), "cellule", "cli")
+    assert wait_for(lambda: all(verified(k.db, alert.uid) for k in everyone), 60), \
+        [verified(k.db, alert.uid) for k in everyone]
+
+    # 2. The broker is killed mid-stream and restarted: nothing is lost, nothing is twice.
+    kits[1][1].post("avant la coupure")
+    broker.kill()
+    for n in range(3):
+        kits[0][1].post(f"pendant la coupure {n}")
+    kits[2][2].post("valle 3 pendant la coupure")
+    assert wait_for(lambda: all(link.status()["state"] != "connected" for link in links), 20)
+    broker.start()
+    expected = sorted(["avant la coupure", "valle 3 pendant la coupure"] + [f"pendant la coupure {n}" for n in range(3)])
+    assert wait_for(lambda: all(k.board() == expected for k in everyone), 90), [k.board() for k in everyone]
+
+    # 3. Valley 3's backhaul is cut, then restored: it catches up, in both directions.
+    cut.cut()
+    assert wait_for(lambda: links[2].status()["state"] != "connected", 20)
+    kits[0][0].post("vallée 1 pendant que la 3 est isolée")
+    kits[2][1].post("vallée 3 isolée")
+    assert wait_for(lambda: "vallée 3 isolée" in kits[2][0].board(), 30)
+    cut.restore()
+    expected = sorted(expected + ["vallée 1 pendant que la 3 est isolée", "vallée 3 isolée"])
+    assert wait_for(lambda: all(k.board() == expected for k in everyone), 90), \
+        [(k.origin, k.board()) for k in everyone] + [link.status() for link in links]
+    for kit in everyone:  # records are identified by uid everywhere: each is stored once
+        assert kit.db.execute("SELECT count(*) FROM messages").fetchone()[0] == len(expected)
+    assert all(link.status()["loop_errors"] == 0 for link in links)
+
+
+def test_a_rogue_client_with_broker_credentials_injects_nothing_kits_trust(tmp_path, broker, signer):
+    """Valid broker account, no kit key: garbage, a frame sealed with another key and a
+    replayed genuine frame under another node number are all refused; nothing is stored."""
+    kit = CoreKit.open(tmp_path / "kit", KIT_KEYS=[MESH_KEY], TRUST_KEYS=[signer[1]])
+    link = BrokerService(kit, broker.spec("kit-a"), FAST, seed=1)
+    kit.attach_link(link)
+    link.start()
+    try:
+        assert wait_for(lambda: link.status()["state"] == "connected", 20)
+        before = kit.db().execute("SELECT count(*) FROM records").fetchone()[0]
+        rogue = _client(broker, "rogue")
+        wrong = FrameKeys(*_ring(new_kit_key()))
+        board = r.Board(origin=0x0BAD0001, seq=1, created_at=1, exercise=False, text="faux message")
+        frames = [b"\x00" * 40, wrong.seal(codec.encode(board, sender=0x0BAD0001, own=True)[0], 0x0BAD0001)]
+        for frame in frames:
+            rogue.publish(f"{PREFIX}/kit/rogue/0bad0001", frame, qos=1).wait_for_publish(5)
+        assert wait_for(lambda: link.status()["frames_rejected"] >= len(frames), 10), link.status()
+        assert kit.db().execute("SELECT count(*) FROM records").fetchone()[0] == before
+        rogue.disconnect()
+    finally:
+        link.stop()
+        kit.close()
+
+
+def _ring(line: str):
+    from kit.core.config import kit_keys_from_text
+    return kit_keys_from_text([line])
+
+
+def _client(broker: Broker, name: str) -> mqtt.Client:
+    password = broker.account(name)
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{name}", protocol=mqtt.MQTTv311)
+    client.username_pw_set(name, password)
+    client.tls_set(ca_certs=str(broker.ca))
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    return client
+
+
+def test_the_acl_keeps_an_account_to_its_own_topic(broker):
+    heard: list[str] = []
+    observer = _client(broker, "observer")
+    observer.on_message = lambda c, u, m: heard.append(m.topic)
+    observer.subscribe(f"{PREFIX}/kit/#", qos=1)
+    rogue = _client(broker, "rogue")
+    try:
+        assert wait_for(lambda: observer.is_connected() and rogue.is_connected(), 10)
+        rogue.publish(f"{PREFIX}/kit/kit-m0/00000001", b"x", qos=1).wait_for_publish(5)   # another kit's topic
+        rogue.publish(f"{PREFIX}/elsewhere", b"x", qos=1).wait_for_publish(5)             # outside its own
+        rogue.publish(f"{PREFIX}/kit/rogue/00000002", b"x", qos=1).wait_for_publish(5)    # its own: allowed
+        assert wait_for(lambda: heard, 5)
+        assert heard == [f"{PREFIX}/kit/rogue/00000002"]
+    finally:
+        for c in (observer, rogue):
+            c.disconnect()
+            c.loop_stop()
+
+
+def test_a_revoked_kit_is_refused_by_the_broker(tmp_path, broker, signer):
+    key_path, public = signer
+    a = CoreKit.open(tmp_path / "a", KIT_KEYS=[MESH_KEY], TRUST_KEYS=[public], SIGNING_KEY=str(key_path))
+    b = CoreKit.open(tmp_path / "b", KIT_KEYS=[MESH_KEY], TRUST_KEYS=[public])
+    links = []
+    for kit, name in ((a, "kit-a"), (b, "kit-b")):
+        link = BrokerService(kit, broker.spec(name), FAST, seed=len(links))
+        kit.attach_link(link)
+        links.append(link.start())
+    try:
+        assert wait_for(lambda: all(link.status()["state"] == "connected" for link in links), 20)
+        first = a.create_alert(alert_fields("avant"), "cellule", "cli")
+        assert wait_for(lambda: verified(b.db(), first.uid), 10)
+        broker.revoke("kit-a")
+        links[0].stop()                      # the kit restarts (or its connection drops)
+        again = BrokerService(a, broker.spec("kit-a"), FAST, seed=7)
+        a.links = [again]
+        again.start()
+        assert wait_for(lambda: again.status()["state"] == "refused", 10), again.status()
+        later = a.create_alert(alert_fields("après la révocation"), "cellule", "cli")
+        assert not wait_for(lambda: verified(b.db(), later.uid), 4)
+        again.stop()
+    finally:
+        for link in links[1:]:
+            link.stop()
+        a.close()
+        b.close()
