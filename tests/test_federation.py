@@ -23,6 +23,7 @@ from kit.mesh import records as r
 from kit.mesh.frame_auth import FrameKeys
 from kit.radio.broker import BrokerConfig, BrokerService
 from kit.sim import Mesh
+from kit.web.territory_app import create_territory_app
 
 pytestmark = pytest.mark.requires(HAVE_BROKER, WHY)
 
@@ -192,6 +193,40 @@ def test_an_alert_crosses_three_meshes_and_nothing_is_lost_when_the_broker_or_a_
     for kit in everyone:  # records are identified by uid everywhere: each is stored once
         assert kit.db.execute("SELECT count(*) FROM messages").fetchone()[0] == len(expected)
     assert all(link.status()["loop_errors"] == 0 for link in links)
+
+
+@pytest.mark.slow
+def test_the_territory_page_lists_all_nine_kits(territory, broker, tmp_path, signer):
+    """`kit territory`'s page, on a viewer with its own broker account: every kit (the six
+    with no IP too, through their backhaul kits), its health, radio, both contacts, the
+    active alert and a shelter's status; no JavaScript."""
+    kits, links, cut = territory
+    everyone = [k for row in kits for k in row]
+    viewer = CoreKit.open(tmp_path / "prefecture", KIT_KEYS=[MESH_KEY], TRUST_KEYS=[signer[1]])
+    link = BrokerService(viewer, broker.spec("prefecture"), FAST, seed=99)
+    viewer.attach_link(link)
+    link.start()
+    try:
+        alert = kits[0][2].kit.create_alert(alert_fields("Évacuez la rive"), "cellule", "cli")
+        sites = kits[1][2].db.execute("SELECT position, name FROM sites ORDER BY position").fetchone()
+        kits[1][2].kit.site_status(tuple(sites), "gymnase", r.SiteState.OUVERT, "benevole", "cli", present=40,
+                                   capacity=120)
+        client = create_territory_app(viewer).test_client()
+        nodes = [f"!{k.origin:08x}" for k in everyone]
+
+        def page() -> str:
+            return client.get("/").get_data(as_text=True)
+        assert wait_for(lambda: all(n in page() and verified(viewer.db(), alert.uid) for n in nodes)
+                        and viewer.db().execute("SELECT count(DISTINCT origin) FROM kit_health").fetchone()[0] == 9,
+                        60), page()
+        html = page()
+        assert "<script" not in html and "Évacuez la rive" in html and "40/120" in html
+        for m, row in enumerate(kits):
+            assert f"kit-m{m}" in html   # the backhaul kits, heard over IP
+        assert client.post("/").status_code == 405   # read-only
+    finally:
+        link.stop()
+        viewer.close()
 
 
 def test_a_rogue_client_with_broker_credentials_injects_nothing_kits_trust(tmp_path, broker, signer):
