@@ -9,9 +9,9 @@ from flask import Flask, render_template
 
 from kit.core import territory_view
 from kit.core.kit import Kit
+from kit.storage.projections import SITE_STATUS
 from kit.web import connection, i18n
 from kit.web.admin.view import age, site_status_labels
-from kit.storage.projections import SITE_STATUS
 from kit.web.connection import current_kit, get_db
 
 TEMPLATES = Path(__file__).parent / "templates"
