@@ -11,7 +11,7 @@ import threading
 import paho.mqtt.client as mqtt
 import pytest
 from broker_bench import HAVE_BROKER, PREFIX, WHY, Broker
-from helpers import free_port, wait_for
+from helpers import free_port, login, wait_for
 from radio_bench import MESH_KEY, Kit, fast_config
 
 from kit.core import alerts
@@ -23,6 +23,7 @@ from kit.mesh import records as r
 from kit.mesh.frame_auth import FrameKeys
 from kit.radio.broker import BrokerConfig, BrokerService
 from kit.sim import Mesh
+from kit.web.app import create_app
 from kit.web.territory_app import create_territory_app
 
 pytestmark = pytest.mark.requires(HAVE_BROKER, WHY)
@@ -306,6 +307,11 @@ def test_a_revoked_kit_is_refused_by_the_broker(tmp_path, broker, signer):
         a.links = [again]
         again.start()
         assert wait_for(lambda: again.status()["state"] == "refused", 10), again.status()
+        password = a.add_user("cellule", "admin", "test", "cli")   # the crisis cell sees why
+        client = create_app({"LISTENER": "admin"}, kit=a).test_client()
+        login(client, "cellule", password)
+        page = client.get("/admin/").get_data(as_text=True)
+        assert "refused" in page and "Not authorized" in page
         later = a.create_alert(alert_fields("après la révocation"), "cellule", "cli")
         assert not wait_for(lambda: verified(b.db(), later.uid), 4)
         again.stop()
