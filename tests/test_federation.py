@@ -217,7 +217,8 @@ def test_the_territory_page_lists_all_nine_kits(territory, broker, tmp_path, sig
 
         def page() -> str:
             return client.get("/").get_data(as_text=True)
-        assert wait_for(lambda: all(n in page() and verified(viewer.db(), alert.uid) for n in nodes)
+        assert wait_for(lambda: all(n in page() for n in nodes) and "40/120" in page()
+                        and verified(viewer.db(), alert.uid)
                         and viewer.db().execute("SELECT count(DISTINCT origin) FROM kit_health").fetchone()[0] == 9,
                         60), page()
         html = page()

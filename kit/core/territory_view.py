@@ -18,7 +18,8 @@ def ip_contacts(links) -> dict[int, tuple[str, float]]:
     """node → (broker account, last authenticated frame) from the kit's broker links."""
     seen: dict[int, tuple[str, float]] = {}
     for link in links:
-        for node, (account, when) in dict(getattr(link, "last_ip", {})).items():
+        contacts = getattr(link, "contacts", None)  # links that know them (the broker)
+        for node, (account, when) in (contacts() if contacts else {}).items():
             if node not in seen or seen[node][1] < when:
                 seen[node] = (account, when)
     return seen

@@ -110,6 +110,11 @@ class BrokerService:
         with self._lock:
             return dict(self._status)
 
+    def contacts(self) -> dict[int, tuple[str, float]]:
+        """node → (broker account, time of its last authenticated frame over the broker)."""
+        with self._lock:
+            return dict(self.last_ip)
+
     def _set_status(self, **values) -> None:
         with self._lock:
             self._status.update(values)
@@ -167,7 +172,7 @@ class BrokerService:
                 status_at = time.monotonic() + self.config.status_every_s
                 engine_status = self.engine.status(now)
                 self._set_status(queue=sum(engine_status.queue_lengths.values()),
-                                 frames_rejected=engine_status.frames_rejected, kits=len(self.last_ip))
+                                 frames_rejected=engine_status.frames_rejected, kits=len(self.contacts()))
 
     def _connect(self) -> None:
         spec = self.spec
@@ -264,7 +269,8 @@ class BrokerService:
             events = self.engine.receive(payload, node, now)
             self._note(events)
         if not any(isinstance(e, FrameRejected) for e in events):
-            self.last_ip[node] = (account, now)  # authenticated: this kit was heard over IP
+            with self._lock:  # read by the web's threads (contacts())
+                self.last_ip[node] = (account, now)  # authenticated: this kit was heard over IP
 
     def _note(self, events) -> None:
         for event in events:
