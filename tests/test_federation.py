@@ -5,8 +5,13 @@ valid broker credentials, an ACL denial, a revoked kit."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import socket
+import subprocess
+import sys
 import threading
+import urllib.request
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -321,3 +326,41 @@ def test_a_revoked_kit_is_refused_by_the_broker(tmp_path, broker, signer):
             link.stop()
         a.close()
         b.close()
+
+
+def test_kit_territory_serves_the_page_from_the_profiles_broker(tmp_path, broker):
+    """`kit territory --profile` as a crisis cell runs it: its own account and the
+    territory's kit key from the profile; a kit on the broker appears, heard over IP."""
+    example = (Path(__file__).resolve().parents[1] / "deploy" / "example-kit.toml").read_text()
+    profile = tmp_path / "prefecture.toml"
+    profile.write_text(example.replace("# kit_keys = [\"1:...\"]", f'kit_keys = ["{MESH_KEY}"]') + f"""
+[federation]
+broker = "mqtts://127.0.0.1:{broker.port}"
+prefix = "{PREFIX}"
+account = "prefecture"
+password = "{broker.account('prefecture')}"
+ca_file = "{broker.ca}"
+""")
+    kit = CoreKit.open(tmp_path / "kit", KIT_KEYS=[MESH_KEY])
+    link = BrokerService(kit, broker.spec("mairie-07"), FAST, seed=3)
+    kit.attach_link(link)
+    link.start()
+    port = free_port()
+    viewer = subprocess.Popen([sys.executable, "-m", "kit", "territory", "--profile", str(profile),
+                               "--data", str(tmp_path / "viewer"), "--listen", f"127.0.0.1:{port}"],
+                              env=os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def page() -> str:
+        try:
+            return urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).read().decode()
+        except OSError:
+            return ""
+    try:
+        node = f"!{kit.origin:08x}"
+        assert wait_for(lambda: node in page() and "mairie-07" in page(), 30), page()
+    finally:
+        viewer.terminate()
+        viewer.wait(10)
+        link.stop()
+        kit.close()
