@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -364,3 +365,29 @@ ca_file = "{broker.ca}"
         viewer.wait(10)
         link.stop()
         kit.close()
+
+
+def test_while_the_broker_is_down_the_link_waits_without_spinning_and_loses_nothing(tmp_path, broker):
+    a = CoreKit.open(tmp_path / "a", KIT_KEYS=[MESH_KEY])
+    b = CoreKit.open(tmp_path / "b", KIT_KEYS=[MESH_KEY])
+    links = []
+    for kit, name in ((a, "kit-a"), (b, "kit-b")):
+        link = BrokerService(kit, broker.spec(name), FAST, seed=len(links))
+        kit.attach_link(link)
+        links.append(link.start())
+    try:
+        assert wait_for(lambda: all(link.status()["state"] == "connected" for link in links), 20)
+        broker.stop()
+        assert wait_for(lambda: links[0].status()["state"] != "connected", 10)
+        made = [a.publish(r.Board, text=f"hors ligne {n}").uid for n in range(5)]
+        cpu = time.process_time()
+        time.sleep(3)
+        assert time.process_time() - cpu < 0.5   # frames wait in the engine: no busy loop
+        broker.start()
+        assert wait_for(lambda: all(b.db().execute("SELECT 1 FROM records WHERE origin = ? AND seq = ?",
+                                                   list(uid)).fetchone() for uid in made), 30)
+    finally:
+        for link in links:
+            link.stop()
+        a.close()
+        b.close()

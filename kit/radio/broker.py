@@ -199,9 +199,13 @@ class BrokerService:
             self._set_status(state="absent")
 
     def _wait_time(self) -> float:
+        """Until the engine's next timer; while the broker is away, the frames it has wait
+        (its next wakeup would be "now" for ever): the inbox wakes the loop on reconnection."""
+        limit = self.config.status_every_s
+        if not self.connected:
+            return limit
         now = self.clock()
         wakeup = self.engine.next_wakeup(now)
-        limit = self.config.status_every_s
         return max(0.0, min(limit, (wakeup - now) if wakeup is not None else limit))
 
     def _drain(self, timeout: float) -> None:
