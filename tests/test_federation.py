@@ -295,7 +295,9 @@ def test_the_acl_keeps_an_account_to_its_own_topic(broker):
             c.loop_stop()
 
 
-def test_a_revoked_kit_is_refused_by_the_broker(tmp_path, broker, signer):
+@pytest.fixture
+def two_kits(tmp_path, broker, signer):
+    """Kits a (a crisis cell's: it signs) and b, each with its broker link, both connected."""
     key_path, public = signer
     a = CoreKit.open(tmp_path / "a", KIT_KEYS=[MESH_KEY], TRUST_KEYS=[public], SIGNING_KEY=str(key_path))
     b = CoreKit.open(tmp_path / "b", KIT_KEYS=[MESH_KEY], TRUST_KEYS=[public])
@@ -306,27 +308,31 @@ def test_a_revoked_kit_is_refused_by_the_broker(tmp_path, broker, signer):
         links.append(link.start())
     try:
         assert wait_for(lambda: all(link.status()["state"] == "connected" for link in links), 20)
-        first = a.create_alert(alert_fields("avant"), "cellule", "cli")
-        assert wait_for(lambda: verified(b.db(), first.uid), 10)
-        broker.revoke("kit-a")
-        links[0].stop()                      # the kit restarts (or its connection drops)
-        again = BrokerService(a, broker.spec("kit-a"), FAST, seed=7)
-        a.links = [again]
-        again.start()
-        assert wait_for(lambda: again.status()["state"] == "refused", 10), again.status()
-        password = a.add_user("cellule", "admin", "test", "cli")   # the crisis cell sees why
-        client = create_app({"LISTENER": "admin"}, kit=a).test_client()
-        login(client, "cellule", password)
-        page = client.get("/admin/").get_data(as_text=True)
-        assert "refused" in page and "Not authorized" in page
-        later = a.create_alert(alert_fields("après la révocation"), "cellule", "cli")
-        assert not wait_for(lambda: verified(b.db(), later.uid), 4)
-        again.stop()
+        yield a, b, links
     finally:
-        for link in links[1:]:
+        for link in links:
             link.stop()
         a.close()
         b.close()
+
+
+def test_a_revoked_kit_is_refused_by_the_broker(two_kits, broker):
+    a, b, links = two_kits
+    first = a.create_alert(alert_fields("avant"), "cellule", "cli")
+    assert wait_for(lambda: verified(b.db(), first.uid), 10)
+    broker.revoke("kit-a")
+    links[0].stop()                      # the kit restarts (or its connection drops)
+    again = BrokerService(a, broker.spec("kit-a"), FAST, seed=7)
+    a.links = [again]
+    links.append(again.start())   # stopped with the others
+    assert wait_for(lambda: again.status()["state"] == "refused", 10), again.status()
+    password = a.add_user("cellule", "admin", "test", "cli")   # the crisis cell sees why
+    client = create_app({"LISTENER": "admin"}, kit=a).test_client()
+    login(client, "cellule", password)
+    page = client.get("/admin/").get_data(as_text=True)
+    assert "refused" in page and "Not authorized" in page
+    later = a.create_alert(alert_fields("après la révocation"), "cellule", "cli")
+    assert not wait_for(lambda: verified(b.db(), later.uid), 4)
 
 
 def test_kit_territory_serves_the_page_from_the_profiles_broker(tmp_path, broker):
@@ -367,27 +373,32 @@ ca_file = "{broker.ca}"
         kit.close()
 
 
-def test_while_the_broker_is_down_the_link_waits_without_spinning_and_loses_nothing(tmp_path, broker):
-    a = CoreKit.open(tmp_path / "a", KIT_KEYS=[MESH_KEY])
-    b = CoreKit.open(tmp_path / "b", KIT_KEYS=[MESH_KEY])
-    links = []
-    for kit, name in ((a, "kit-a"), (b, "kit-b")):
-        link = BrokerService(kit, broker.spec(name), FAST, seed=len(links))
-        kit.attach_link(link)
-        links.append(link.start())
-    try:
-        assert wait_for(lambda: all(link.status()["state"] == "connected" for link in links), 20)
-        broker.stop()
-        assert wait_for(lambda: links[0].status()["state"] != "connected", 10)
-        made = [a.publish(r.Board, text=f"hors ligne {n}").uid for n in range(5)]
-        cpu = time.process_time()
-        time.sleep(3)
-        assert time.process_time() - cpu < 0.5   # frames wait in the engine: no busy loop
-        broker.start()
-        assert wait_for(lambda: all(b.db().execute("SELECT 1 FROM records WHERE origin = ? AND seq = ?",
-                                                   list(uid)).fetchone() for uid in made), 30)
-    finally:
-        for link in links:
-            link.stop()
-        a.close()
-        b.close()
+def test_while_the_broker_is_down_the_link_waits_without_spinning_and_loses_nothing(two_kits, broker):
+    a, b, links = two_kits
+    broker.stop()
+    assert wait_for(lambda: links[0].status()["state"] != "connected", 10)
+    made = [a.publish(r.Board, text=f"hors ligne {n}").uid for n in range(5)]
+    cpu = time.process_time()
+    time.sleep(3)
+    assert time.process_time() - cpu < 0.5   # frames wait in the engine: no busy loop
+    broker.start()
+    assert wait_for(lambda: all(b.db().execute("SELECT 1 FROM records WHERE origin = ? AND seq = ?",
+                                               list(uid)).fetchone() for uid in made), 30)
+
+
+def test_a_bug_in_the_broker_loop_is_counted_shown_and_the_link_restarts(two_kits):
+    a, b, links = two_kits
+    engine = links[1].engine
+    real_tick = engine.tick
+
+    def tick_once_broken(now):
+        engine.tick = real_tick
+        raise RuntimeError("a bug")
+    engine.tick = tick_once_broken
+    links[1].inbox.put(("wake", None))
+    assert wait_for(lambda: links[1].status()["loop_errors"] == 1, 10), links[1].status()
+    assert "RuntimeError: a bug" in links[1].status()["error"]
+    assert wait_for(lambda: links[1].status()["state"] == "connected", 10)
+    uid = a.publish(r.Board, text="après la panne").uid
+    assert wait_for(lambda: b.db().execute("SELECT 1 FROM records WHERE origin = ? AND seq = ?",
+                                           list(uid)).fetchone(), 10)

@@ -38,6 +38,7 @@ from kit.mesh.sync import (
     SyncConfig,
     SyncEngine,
 )
+from kit.radio.supervisor import run_supervised
 from kit.storage.sqlite_store import SqliteStore
 
 log = logging.getLogger(__name__)
@@ -137,19 +138,13 @@ class BrokerService:
     def _run(self) -> None:
         """Supervised like the radio's loop: one bug is logged, counted and shown, the
         connection is dropped, and the loop resumes after a capped backoff."""
-        delay = self.config.backoff_s[0]
-        while not self._stop.is_set():
-            try:
-                self._loop()
-                break
-            except Exception as exc:  # noqa: BLE001
-                log.exception("broker loop failed; restarting it")
-                with self._lock:
-                    self._status["loop_errors"] += 1
-                    self._status["error"] = f"{type(exc).__name__}: {exc}"
-                self._disconnect()
-                self._stop.wait(delay)
-                delay = min(delay * 2, self.config.backoff_s[1])
+        run_supervised(self._loop, self._stop, self.config.backoff_s, self._failed, "broker")
+
+    def _failed(self, exc: Exception) -> None:
+        with self._lock:
+            self._status["loop_errors"] += 1
+            self._status["error"] = f"{type(exc).__name__}: {exc}"
+        self._disconnect()
 
     def _loop(self) -> None:
         now = self.clock()
