@@ -143,6 +143,8 @@ def serve(args) -> int:
     if admin_listen:
         threading.Thread(target=servers[1].run, name="kit-admin", daemon=True).start()
     said = "no radio found: running without" if args.radio == "auto" and spec.kind == "none" else spec.describe()
+    if broker:
+        said += f", territory broker: {broker.spec.describe()}"
     print(f"Kit tous risques: {url}  (data: {kit.data_dir}, radio: {said}, "
           f"ready in {time.monotonic() - started:.2f} s)", flush=True)
     if admin_listen:

@@ -30,7 +30,9 @@ class BrokerFiles:
 
 
 def acl(files: BrokerFiles) -> str:
-    # `pattern` lines apply to every account; %u is the connecting account's name.
+    # `pattern` lines apply to every account (a `topic` line before any `user` line would
+    # apply to anonymous clients only; mosquitto.conf(5), acl_file); %u is the account's name.
+    # Mosquitto warns that the read pattern has no %u: every account reads it, as meant.
     return (f"# Kit tous risques — territory {files.prefix}: rendered by `kit profile render`\n"
             f"# Every kit reads every kit's frames; a kit publishes only under its own account.\n"
             f"pattern read {files.prefix}/kit/#\n"
@@ -50,7 +52,7 @@ def conf(files: BrokerFiles) -> str:
         "autosave_interval 30",
         "max_queued_messages 100000",
         "max_inflight_messages 100",
-        "message_size_limit 1024",       # a kit frame is at most 200 bytes + its tag
+        "max_packet_size 2048",          # a kit frame is at most 200 bytes + its tag, plus the topic
         "persistent_client_expiration 14d",
     ]
     if files.persistence_dir:
