@@ -29,6 +29,8 @@ from kit.mesh import records as r
 from kit.mesh.frame_auth import FrameKeys
 from kit.radio.broker import BrokerConfig, BrokerService
 from kit.sim import Mesh
+from kit.sim.testing import close_all, connect
+from kit.storage.queries import board_messages
 from kit.web.app import create_app
 from kit.web.territory_app import create_territory_app
 
@@ -402,3 +404,36 @@ def test_a_bug_in_the_broker_loop_is_counted_shown_and_the_link_restarts(two_kit
     uid = a.publish(r.Board, text="après la panne").uid
     assert wait_for(lambda: b.db().execute("SELECT 1 FROM records WHERE origin = ? AND seq = ?",
                                            list(uid)).fetchone(), 10)
+
+
+@pytest.mark.slow
+def test_a_volunteers_text_crosses_to_kits_of_other_meshes(tmp_path, broker):
+    """A stock handheld's plain text, shared by its valley's kit as a record, reaches a kit
+    that has only IP (item 3 of the issue without the firmware's MQTT proxy)."""
+    mesh = Mesh(nodes=2, topology="line", preset=PRESET, speed=SPEED, nodeinfo_delay=1, nodeinfo_stagger=1,
+                first_node=0x4B540901)
+    mesh.start()
+    valley = Kit(tmp_path / "valley", mesh, 0, fast_config(SPEED, PRESET))
+    far = CoreKit.open(tmp_path / "far", KIT_KEYS=[MESH_KEY])
+    links = []
+    handheld = None
+    try:
+        valley.service.start()
+        assert wait_for(lambda: valley.service.status()["state"] == "connected", 20)
+        for kit, name in ((valley.kit, "valley"), (far, "far")):
+            link = BrokerService(kit, broker.spec(name), FAST, seed=len(links))
+            kit.attach_link(link)
+            links.append(link.start())
+        assert wait_for(lambda: all(link.status()["state"] == "connected" for link in links), 20)
+        handheld = connect(mesh, 1)
+        mesh.wait_idle(10)
+        handheld.sendText("Arbre tombé rue des Saules")
+        assert wait_for(lambda: "Arbre tombé rue des Saules" in [m["text"] for m in board_messages(far.db())], 60)
+    finally:
+        if handheld is not None:
+            close_all(handheld)
+        for link in links:
+            link.stop()
+        valley.close()
+        far.close()
+        mesh.stop()

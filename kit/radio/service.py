@@ -308,10 +308,11 @@ class MeshService:
 
     def _note(self, events) -> None:
         for event in events:
+            if isinstance(event, RecordReceived):  # another kit's, or a handheld's text we shared
+                self.kit.heard_record(self, event.record.uid)  # the broker, if any, carries it on
             if isinstance(event, RecordReceived) and event.record.origin != self.pump.origin:
                 self._set_status(last_sync=int(self.clock()))
                 self._another_kit_did(event.record)
-                self.kit.heard_record(self, event.record.uid)  # the broker, if any, carries it on
             elif isinstance(event, FrameRejected):
                 log.info("radio: frame from !%08x rejected: %s", event.from_node, event.reason)
             elif isinstance(event, RecordConflict):
