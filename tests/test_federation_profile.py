@@ -3,15 +3,15 @@ from pathlib import Path
 
 import pytest
 
+from kit.deploy import bootconfig, render
 from kit.deploy import profile as kit_profile
-from kit.deploy import render
 
 EXAMPLE = (Path(__file__).resolve().parents[1] / "deploy" / "example-kit.toml").read_text()
 FEDERATION = """
 [federation]
 broker = "mqtts://mqtt.territoire.example"
 prefix = "territoire/fr-99"
-password = "secret"
+password = "broker-pw-7f3a"
 host_broker = true
 """
 
@@ -45,3 +45,14 @@ def test_a_bad_federation_section_is_reported_with_its_field(section, field):
     with pytest.raises(kit_profile.ProfileError) as caught:
         kit_profile.loads(EXAMPLE + "\n[federation]\n" + section + "\n")
     assert field in [p.field for p in caught.value.problems]
+
+
+def test_absorb_moves_the_broker_password_off_the_card_and_keeps_it(tmp_path):
+    boot, state = tmp_path / "boot", tmp_path / "data"
+    boot.mkdir()
+    (boot / "kit.toml").write_text(EXAMPLE + FEDERATION)
+    bootconfig.absorb(boot / "kit.toml", state, strict=False, when="2026-12-05")
+    on_card = (boot / "kit.toml").read_text()
+    assert "broker-pw-7f3a" not in on_card and "# password: moved into the kit" in on_card
+    again = bootconfig.absorb(boot / "kit.toml", state, strict=False)  # the next boot
+    assert again.federation.password == "broker-pw-7f3a"
