@@ -18,6 +18,7 @@ SECTIONS = [
     ("Footprint: memory, idle CPU, cold start", ["bench/footprint.py", "--idle-seconds", "120"]),
     ("Radio: bytes and airtime per message, sync control share, convergence", ["bench/mesh_codec.py"]),
     ("Radio at the scale of a territory (firmware-faithful simulator)", ["bench/mesh_territory.py"]),
+    ("Territory federation: 100 kits on one Mosquitto", ["bench/federation.py"]),
 ]
 
 

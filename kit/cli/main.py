@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from kit.cli import deploy_commands, exchange_commands
+from kit.cli import deploy_commands, exchange_commands, territory_command
 from kit.cli.serve import demo, serve
 from kit.core import auth
 from kit.core import config as kit_config
@@ -124,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(handler=demo)
     exchange_commands.register(commands)
     deploy_commands.register(commands)
+    territory_command.register(commands)
     return parser
 
 

@@ -137,9 +137,16 @@ def serve(args) -> int:
         mesh = Mesh(nodes=1).start()
         spec = RadioSpec("tcp", host="127.0.0.1", port=mesh.port(0))
     radio = start_radio(kit, spec, args) if spec.kind != "none" else None
+    broker = None
+    if profile is not None and profile.federation is not None:  # the territory's MQTT broker
+        from kit.radio import broker as broker_link
+
+        broker = broker_link.start(kit, profile.federation.spec())
     if admin_listen:
         threading.Thread(target=servers[1].run, name="kit-admin", daemon=True).start()
     said = "no radio found: running without" if args.radio == "auto" and spec.kind == "none" else spec.describe()
+    if broker:
+        said += f", territory broker: {broker.spec.describe()}"
     print(f"Kit tous risques: {url}  (data: {kit.data_dir}, radio: {said}, "
           f"ready in {time.monotonic() - started:.2f} s)", flush=True)
     if admin_listen:
@@ -159,6 +166,8 @@ def serve(args) -> int:
             each.close()
         if radio:
             radio.stop()
+        if broker:
+            broker.stop()
         if mesh:
             mesh.stop()
     return 0

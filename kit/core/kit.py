@@ -67,6 +67,9 @@ class Kit:
         self.database = str(config["DATABASE"])
         self.write_lock = threading.RLock()
         self.radio: RadioPort = NoRadio()
+        # Further links (the territory's MQTT broker, kit/radio/broker.py): told of every
+        # record this kit makes, like the radio, and each of a record another link brought.
+        self.links: list[RadioPort] = []
         self._local = threading.local()   # records published in this thread's open write
         prepare_database(self.database)
         key_path = config.get("SIGNING_KEY")
@@ -96,6 +99,17 @@ class Kit:
 
     def attach_radio(self, port: RadioPort) -> None:
         self.radio = port
+
+    def attach_link(self, port: RadioPort) -> None:
+        self.links.append(port)
+
+    def heard_record(self, via, uid: Uid) -> None:
+        """Link `via` stored another kit's record, new to this kit (a uid is stored once,
+        so this happens once per record: no loop): the other links carry it on, each
+        within its own budget (a kit with backhaul bridges its mesh and the broker)."""
+        for port in (self.radio, *self.links):
+            if port is not via:
+                port.bridged(uid)
 
     def _trust(self, keys: list[str]) -> None:
         """The kit trusts its own key and the ones given. When that set changes, every
@@ -170,7 +184,8 @@ class Kit:
         if depth == 0:  # reached only when the block committed
             published, self._local.published = self._local.published, []
             for record, source in published:
-                self.radio.published(record, source)
+                for port in (self.radio, *self.links):
+                    port.published(record, source)
 
     def publish(self, record_type: type[Record], *, source: str = "local", exercise: bool | None = None,
                 now: int | None = None, finish=None, entry: Entry | None = None, **fields) -> Record:

@@ -14,6 +14,10 @@ class RadioPort(Protocol):
         """A local record was stored with its outbox row: send it when the airtime allows.
         `source` (a phone's address, "radio", "local") gets its fair share of airtime."""
 
+    def bridged(self, uid) -> None:
+        """The kit stored another kit's record from another link (radio ↔ broker): carry it
+        on over this one, within this link's budget (no loop: a kit stores a uid once)."""
+
     def status(self) -> dict:
         """state (connected / connecting / reconnecting / absent / none), node, queue,
         airtime_pct, last_sync, and the counters the dashboard shows."""
@@ -26,6 +30,9 @@ class NoRadio:
         return {"state": "none", "node": None, "queue": 0, "airtime_pct": 0.0, "last_sync": None}
 
     def published(self, record, source: str = "local") -> None:
+        pass
+
+    def bridged(self, uid) -> None:
         pass
 
 

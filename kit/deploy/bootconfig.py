@@ -2,8 +2,8 @@
 
 At every boot (kit-config.service). The boot partition's file is what a municipality edits;
 the copy in /data/kit is what the kit runs on. Secrets leave the boot partition after first
-use: a one-time admin password becomes a hash, the channel key and URL and the signing key
-file move to /data/kit; their lines on the card are replaced by a comment. Idempotent: a
+use: a one-time admin password becomes a hash, the channel key and URL, the broker account's
+password and the signing key file move to /data/kit; their lines on the card are replaced by a comment. Idempotent: a
 stripped boot file plus the kept copy give the same profile again.
 """
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 from kit.deploy import profile as kit_profile
 from kit.deploy.render import write
 
-STRIPPED = ("admin.password", "radio.channel_key", "radio.channel_url")
+STRIPPED = ("admin.password", "radio.channel_key", "radio.channel_url", "federation.password")
 RADIO_SECRETS = ("channel_key", "channel_url")
 
 
@@ -53,6 +53,9 @@ def merge(boot: dict, kept: dict) -> dict:
     admin = merged.setdefault("admin", {})
     if "password" not in admin and "password_hash" not in admin and "password_hash" in kept.get("admin", {}):
         admin["password_hash"] = kept["admin"]["password_hash"]
+    federation = merged.get("federation")
+    if federation is not None and "password" not in federation and "password" in kept.get("federation", {}):
+        federation["password"] = kept["federation"]["password"]  # the broker account's, kept on /data
     keys = merged.get("keys", {})
     kept_key = kept.get("keys", {}).get("signing_key")
     if keys.get("signing_key") and not Path(keys["signing_key"]).is_absolute() and kept_key:

@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from kit.core import config as kit_config
+from kit.core import federation as fed
 from kit.core import volunteers
 from kit.core.auth import check_name
 from kit.core.radio_port import parse as parse_radio
@@ -44,8 +45,8 @@ PLACEHOLDER_KEY = "REPLACE-WITH-THE-COMMUNE-CHANNEL-KEY"
 # known to everyone. `kit profile check --strict` (used by the boot service) refuses them.
 EXAMPLE_CHANNEL_KEY = "RVhBTVBMRS1LRVktTk9ULVNFQ1JFVC1ORVZFUi1VU0U="   # b"EXAMPLE-KEY-NOT-SECRET-NEVER-USE"
 EXAMPLE_TRUST_KEY = "7Fx+ZrB2kBbmZsetJT4I0/NIX9KTTEDbvTGGBEUPsls="     # its private key is public
-SECTIONS = ("kit", "commune", "wifi", "admin", "keys", "radio", "volunteers")
-SECRET_FIELDS = ("admin.password", "radio.channel_key", "radio.channel_url", "keys.kit_keys")
+SECTIONS = ("kit", "commune", "wifi", "admin", "keys", "radio", "volunteers", "federation")
+SECRET_FIELDS = ("admin.password", "radio.channel_key", "radio.channel_url", "keys.kit_keys", "federation.password")
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,25 @@ class Radio:
 
 
 @dataclass(frozen=True)
+class Federation:
+    """[federation]: the territory's MQTT broker (deploy/README.md, "Federation")."""
+    broker: str                      # mqtts://HOST[:PORT]
+    prefix: str                      # the territory's topic prefix, e.g. "territoire/fr-38"
+    account: str                     # this kit's broker account (default: its kit id)
+    password: str = ""
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    host_broker: bool = False        # this machine runs the territory's Mosquitto
+    broker_port: int = 8883
+
+    def spec(self) -> fed.BrokerSpec:
+        host, port, tls = fed.parse_url(self.broker)
+        return fed.BrokerSpec(host, port, tls, self.prefix, self.account, self.password,
+                              self.ca_file, self.cert_file, self.key_file)
+
+
+@dataclass(frozen=True)
 class Profile:
     kit_id: str
     kit_name: str
@@ -112,6 +132,7 @@ class Profile:
     # never (they are not in the handheld YAML). Empty: the kit makes its own (talks to no one).
     kit_keys: tuple[str, ...] = ()
     enrolled_nodes: tuple[int, ...] = ()   # volunteers' handhelds whose commands act at once
+    federation: Federation | None = None   # the territory's MQTT broker, where IP survives
 
     @property
     def short_name(self) -> str:
@@ -344,6 +365,8 @@ def parse(data: dict, source: str = "kit.toml", *, base_dir: Path | None = None)
     if radio.latitude is not None and not (-90 <= radio.latitude <= 90 and -180 <= radio.longitude <= 180):
         r.problem("radio.latitude", "is not a position on Earth", "use decimal degrees (WGS84)")
 
+    federation = _federation(r, kit_id) if "federation" in data else None
+
     known = set(SECTIONS)
     for section, table in data.items():
         if section in known and isinstance(table, dict):
@@ -359,7 +382,36 @@ def parse(data: dict, source: str = "kit.toml", *, base_dir: Path | None = None)
         admin_name=admin_name, admin_password=password, admin_password_hash=password_hash,
         trust_keys=tuple(trust), signing_key=signing_key, admin_listen=admin_listen, radio=radio,
         internet_sharing=sharing, source=source, kit_keys=tuple(str(k) for k in kit_keys),
-        enrolled_nodes=tuple(enrolled))
+        enrolled_nodes=tuple(enrolled), federation=federation)
+
+
+def _federation(r: "_Reader", kit_id: str) -> Federation | None:
+    broker = r.get("federation.broker", str, "", required=True, fix='add broker = "mqtts://broker.example:8883"')
+    prefix = r.get("federation.prefix", str, "", required=True, fix='add prefix = "territoire/fr-38"')
+    account = r.get("federation.account", str, kit_id)
+    found = Federation(
+        broker=broker, prefix=prefix, account=account, password=r.get("federation.password", str, ""),
+        ca_file=r.get("federation.ca_file", str, ""), cert_file=r.get("federation.cert_file", str, ""),
+        key_file=r.get("federation.key_file", str, ""), host_broker=r.get("federation.host_broker", bool, False),
+        broker_port=r.get("federation.broker_port", int, 8883))
+    try:
+        host, port, tls = fed.parse_url(broker) if broker else ("", 0, True)
+    except ValueError as exc:
+        r.problem("federation.broker", str(exc), "use mqtts://HOST[:PORT] (TLS: the territory's CA)")
+        tls = True
+    if not tls:
+        r.problem("federation.broker", "is not TLS (mqtt://)", "use mqtts://: the kits' passwords cross it")
+    if prefix and not fed.PREFIX.match(prefix):
+        r.problem("federation.prefix", f"{prefix!r} is not a topic prefix",
+                  'use lowercase words joined by "/", e.g. "territoire/fr-38" (the same on every kit)')
+    if account and not fed.ACCOUNT.match(account):
+        r.problem("federation.account", f"{account!r} is not a broker account name", "use the kit id")
+    if not (found.password or found.cert_file):
+        r.problem("federation.password", "is missing (and no cert_file)",
+                  "give the password made with mosquitto_passwd for this kit, or a client certificate")
+    if not 1 <= found.broker_port <= 65535:
+        r.problem("federation.broker_port", f"{found.broker_port} is not a port", "use 8883")
+    return found
 
 
 def warnings(profile: Profile) -> list[Problem]:

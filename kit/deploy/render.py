@@ -11,7 +11,7 @@ from pathlib import Path
 from string import Template
 
 from kit.core import config as kit_config
-from kit.deploy import radio_config
+from kit.deploy import broker_config, radio_config
 from kit.deploy.profile import Profile
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -83,6 +83,10 @@ def files(profile: Profile) -> dict[str, tuple[bytes, int]]:
     out["etc/timezone"] = (f"{profile.timezone}\n".encode(), 0o644)
     # The radio's settings: contain the channel key, so readable by root only.
     out["etc/kit/radio.yaml"] = (radio_config.render(profile).encode(), 0o600)
+    if profile.federation is not None and profile.federation.host_broker:
+        # This machine hosts the territory's Mosquitto (deploy/README.md, "Federation").
+        out |= broker_config.render(broker_config.BrokerFiles(profile.federation.prefix,
+                                                              port=profile.federation.broker_port))
     return out
 
 

@@ -297,6 +297,22 @@ class SyncEngine:
             if self.config.alert_repeats_s:
                 self._repeats[record.uid] = [now + d for d in sorted(self.config.alert_repeats_s)]
 
+    def bridged(self, uid: Uid, now: float, push: bool = False) -> None:
+        """A record this kit stored from another of its links (the territory's MQTT broker;
+        for the broker's engine, the radio): carry it on over this one. Nothing here
+        bypasses the scheduler: what is queued waits for the link's airtime budget, by
+        lane. `push` (a link with no airtime limit), or an alert or a site status: it is
+        pushed at once. Else (the radio) it is offered like an answer to a want: after a
+        random delay, and dropped if another kit of the mesh (another kit with backhaul)
+        is heard sending it first, so the mesh gets what it lacks, once."""
+        record = self.store.get(uid)
+        if record is None:
+            return
+        if push or isinstance(record, (Alert, SiteStatus)):
+            self._repeat(uid)
+        else:
+            self._offer([uid], now)
+
     def heard_text(self, sender: int, sender_name: str, packet_id: int, text: str, now: float, exercise: bool = False) -> list[Event]:
         """A plain Meshtastic text from a handheld. Every kit in range hears it; one of
         them (the first whose random delay expires) re-publishes it as a VolunteerText,

@@ -62,6 +62,12 @@ class EnginePump:
         if record is not None:
             self.engine.publish(record, now, source=source)
 
+    def bridged(self, uid: r.Uid, now: float) -> None:
+        """A record the kit stored from another link (the broker): offered to this mesh by
+        the engine, within the airtime budget (sync.SyncEngine.bridged)."""
+        if self.engine is not None:
+            self.engine.bridged(uid, now)
+
     def next_payload(self, now: float) -> bytes | None:
         if self.retry and self.retry[0][0] <= now:
             return self.retry.popleft()[1]

@@ -102,6 +102,11 @@ class MeshService:
         phone's address) gets its fair share of airtime."""
         self.inbox.put(("local", (record.uid, source)))
 
+    def bridged(self, uid: r.Uid) -> None:
+        """RadioPort: the kit stored a record from another link (the broker): offer it to
+        this mesh, within the airtime budget."""
+        self.inbox.put(("bridged", uid))
+
     def status(self) -> dict:
         with self._lock:
             return dict(self._status)
@@ -195,6 +200,8 @@ class MeshService:
                 self._handle_packet(value)
             elif kind == "local" and self.pump is not None:
                 self.pump.queue_local(*value, self.clock())
+            elif kind == "bridged" and self.pump is not None:
+                self.pump.bridged(value, self.clock())
             elif kind == "lost":
                 self.link.close("connection lost")
             try:
@@ -306,6 +313,8 @@ class MeshService:
 
     def _note(self, events) -> None:
         for event in events:
+            if isinstance(event, RecordReceived):  # another kit's, or a handheld's text we shared
+                self.kit.heard_record(self, event.record.uid)  # the broker, if any, carries it on
             if isinstance(event, RecordReceived) and event.record.origin != self.pump.origin:
                 self._set_status(last_sync=int(self.clock()))
                 self._another_kit_did(event.record)

@@ -7,6 +7,7 @@ link (and a reason in the status) instead of an exception in the radio loop.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 
 from kit.core.radio_port import RadioSpec
@@ -79,3 +80,19 @@ class RadioLink:
     def node_name(self, node: int) -> str:
         user = ((getattr(self.iface, "nodesByNum", None) or {}).get(node) or {}).get("user") or {}
         return user.get("longName") or user.get("shortName") or f"!{node:08x}"
+
+
+def run_supervised(loop, stop: threading.Event, backoff_s: tuple[float, float], on_failure, what: str) -> None:
+    """Run `loop()` until it returns or `stop` is set. An exception is logged and handed to
+    `on_failure(exc)` (count it, show it, close the link); the loop then resumes after a
+    backoff that doubles from backoff_s[0] up to backoff_s[1]: one bug never ends a link."""
+    delay = backoff_s[0]
+    while not stop.is_set():
+        try:
+            loop()
+            return
+        except Exception as exc:  # noqa: BLE001
+            log.exception("%s loop failed; restarting it", what)
+            on_failure(exc)
+            stop.wait(delay)
+            delay = min(delay * 2, backoff_s[1])

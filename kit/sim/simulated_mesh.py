@@ -26,10 +26,11 @@ class Mesh:
                  seed: int = 0, channel_name: str = "", psk: bytes = b"\x01",
                  hop_limit: int = 3, role: str = "CLIENT", region: str = "EU_868",
                  nodeinfo_delay: float = 30.0, nodeinfo_stagger: float = 10.0,
-                 state_dir: str | Path | None = None):
+                 state_dir: str | Path | None = None, first_node: int = FIRST_NODE_NUM):
         """`base_port=0` gives each node a free port (tests); the CLI uses 4403 + i.
         Node i sends its first NodeInfo at nodeinfo_delay + i * nodeinfo_stagger (sim s),
-        so that boot announcements do not all collide."""
+        so that boot announcements do not all collide. `first_node`: node i is first_node + i
+        (several meshes of one territory need numbers of their own)."""
         if isinstance(topology, str):
             topology = Topology.named(topology, nodes, loss=loss, snr=snr)
         if topology.size != nodes:
@@ -43,7 +44,7 @@ class Mesh:
             node_dir = Path(state_dir) / f"node{i}" if state_dir else None
             state = NodeState.load(node_dir) if node_dir else None
             if state is None:
-                state = NodeState.fresh(FIRST_NODE_NUM + i, long_name=f"Sim node {i}",
+                state = NodeState.fresh(first_node + i, long_name=f"Sim node {i}",
                                         short_name=f"N{i}", preset=preset, region=region,
                                         hop_limit=hop_limit, channel_name=channel_name,
                                         psk=psk, role=role)

@@ -31,6 +31,11 @@ def radio_status() -> dict:
     return current_kit().radio.status()
 
 
+def link_statuses() -> list[dict]:
+    """The kit's other links (the territory's MQTT broker): state, errors, loop restarts."""
+    return [link.status() for link in current_kit().links]
+
+
 def client_ip() -> str:
     return request.remote_addr or "?"
 

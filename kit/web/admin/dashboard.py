@@ -13,7 +13,7 @@ from kit.core.sites import shown as sites_shown
 from kit.storage import queries as records
 from kit.web.admin import requires
 from kit.web.admin.view import age, needs_text, rows, site_status_labels, site_type_labels
-from kit.web.common import kit_state, radio_status
+from kit.web.common import kit_state, link_statuses, radio_status
 from kit.web.connection import get_db
 
 bp = Blueprint("admin_pages", __name__, url_prefix="/admin")
@@ -51,6 +51,7 @@ def dashboard():
         deferred=radio_status().get("deferred", 0),
         loop_errors=radio_status().get("loop_errors", 0),
         radio_error=radio_status().get("error"),
+        links=link_statuses(),
         conflicts=rows("SELECT origin, seq, held, heard, from_node, heard_at FROM record_conflicts "
                        "ORDER BY id DESC LIMIT 10"),
         to_check=db.execute("SELECT count(*) FROM journal WHERE verification = 'a_verifier'").fetchone()[0],
