@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from machine import Container, Network
+from machine import CLEAN_ENV, Container, Network
 from phone import dhcp_lease, nm_dnsmasq
 
 HERE = Path(__file__).parent
@@ -114,7 +114,7 @@ class Pi:
         args = nm_dnsmasq(address, "/etc/NetworkManager/dnsmasq-shared.d", state)
         log = open(self.tmp / f"dnsmasq-{iface}.log", "a")
         self.servers.append(subprocess.Popen(
-            ["nsenter", "--target", str(self.box.pid1()), "--all", "--wd", "--", *args],
+            ["nsenter", "--target", str(self.box.pid1()), "--all", "--wd", "--", *CLEAN_ENV, *args],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
 
     def stop_servers(self) -> None:
@@ -126,17 +126,17 @@ class Pi:
 
 
 def install(make_root, wheelhouse: Path, tmp: Path, name: str, kit_ifs: dict[str, str],
-            replace: dict[str, str] | None = None) -> Pi:
-    """A fresh root, booted, deploy/install.sh run in it with a fresh profile, rebooted."""
+            replace: dict[str, str] | None = None, unmanaged: tuple[str, ...] = ()) -> Pi:
+    """A fresh root, booted, deploy/install.sh run in it with a fresh profile, rebooted.
+    NetworkManager leaves the `unmanaged` interfaces to the test."""
     root = make_root(name)
     profile_dir = fresh_profile(tmp / "kits" / "mairie-01", replace).parent
     copy_in(wheelhouse, root, "/root/wheels")
     copy_in(profile_dir, root, "/root/kits/mairie-01")
-    # No Wi-Fi device in a container: NetworkManager leaves the veths to the test (on a Pi it
-    # runs the hotspot on wlan0; its connection file is checked offline by the deploy tests).
-    conf = root / "etc/NetworkManager/conf.d/90-system-test.conf"
-    conf.parent.mkdir(parents=True, exist_ok=True)
-    conf.write_text("[keyfile]\nunmanaged-devices=" + ";".join(f"interface-name:{i}" for i in kit_ifs) + "\n")
+    if unmanaged:
+        conf = root / "etc/NetworkManager/conf.d/90-system-test.conf"
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        conf.write_text("[keyfile]\nunmanaged-devices=" + ";".join(f"interface-name:{i}" for i in unmanaged) + "\n")
     net = Network(f"{os.getpid() % 10000}{name[:3]}", kit_ifs)
     net.down()
     net.up()
@@ -165,7 +165,10 @@ def teardown(pi: Pi) -> None:
 def pi(fresh_root, wheelhouse, tmp_path_factory):
     """The example kit (residents on the Pi's Wi-Fi, wlan0), with a phone that took its lease."""
     tmp = tmp_path_factory.mktemp("pi")
-    kit = install(fresh_root, wheelhouse, tmp, "wifi", {"wlan0": "br-res", "eth0": "br-cell"})
+    # No Wi-Fi device in a container: NetworkManager leaves the veth named wlan0 to the test,
+    # which does what its access point's shared mode would (Pi.hotspot); eth0 stays NM's.
+    kit = install(fresh_root, wheelhouse, tmp, "wifi", {"wlan0": "br-res", "eth0": "br-cell"},
+                  unmanaged=("wlan0",))
     try:
         wait_active(kit.box, "kit.service", 90)
         kit.hotspot("wlan0")

@@ -18,6 +18,10 @@ import time
 from pathlib import Path
 
 NSPAWN_RUN = Path("/run/systemd/nspawn")
+# A command inside gets the environment a root shell on the kit has, none of the host's
+# (no PYTHONPATH, no pip settings).
+CLEAN_ENV = ["env", "-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root",
+             "LANG=C.UTF-8"]
 
 
 def sh(*args, check=True, timeout=60, **kwargs) -> subprocess.CompletedProcess:
@@ -86,8 +90,11 @@ class Container:
         with open(self.log, "a") as log:
             log.write(f"\n===== boot {self.boots}\n")
             log.flush()
+            # /proc/sys/net writable, as nspawn leaves it with --private-network (its own
+            # namespace here too): NetworkManager's shared mode turns on IPv4 forwarding.
+            env = dict(os.environ, SYSTEMD_NSPAWN_API_VFS_WRITABLE="network")
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
+                                         start_new_session=True, env=env)
         self.wait_running(timeout)
         return time.monotonic() - started
 
@@ -107,7 +114,7 @@ class Container:
     def run(self, *args, check=True, timeout=60, **kwargs) -> subprocess.CompletedProcess:
         """A command inside the booted container (its namespaces, its root)."""
         return sh("nsenter", "--target", self.pid1(), "--mount", "--uts", "--ipc", "--net", "--pid",
-                  "--cgroup", "--root", "--wd", "--", *args, check=check, timeout=timeout, **kwargs)
+                  "--cgroup", "--root", "--wd", "--", *CLEAN_ENV, *args, check=check, timeout=timeout, **kwargs)
 
     def wait_running(self, timeout: float) -> str:
         """Wait until systemd finished starting ("running" or "degraded")."""
