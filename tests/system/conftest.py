@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from machine import CLEAN_ENV, Container, Network
-from phone import dhcp_lease, nm_dnsmasq
+from phone import curl, dhcp_lease, nm_dnsmasq
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -98,6 +98,7 @@ class Pi:
         self.install_log = ""
         self.lease: dict[str, str] = {}
         self.servers: list[subprocess.Popen] = []
+        self.hotspot_if = ""
 
     def phone(self, *args, **kwargs):
         return self.net.run(self.net.phone, *args, **kwargs)
@@ -108,6 +109,7 @@ class Pi:
     def hotspot(self, iface: str, address: str = "10.42.0.1") -> None:
         """What NetworkManager's shared mode does once its access point is up (there is no Wi-Fi
         device here): the address on the interface and dnsmasq with the kit's drop-in."""
+        self.hotspot_if = iface
         self.box.run("ip", "addr", "replace", f"{address}/24", "dev", iface)
         state = "/run/kit-system-test"
         self.box.run("mkdir", "-p", state)
@@ -116,6 +118,34 @@ class Pi:
         self.servers.append(subprocess.Popen(
             ["nsenter", "--target", str(self.box.pid1()), "--all", "--wd", "--", *CLEAN_ENV, *args],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+
+    def restart(self, power_cut: bool = False) -> float:
+        """Reboot (or cut the power and boot again), bring the hotspot back, and return the
+        seconds from power-on until a phone gets the kit's /healthz."""
+        self.stop_servers()
+        if power_cut:
+            self.box.power_cut()
+        else:
+            self.box.shutdown()
+        return self.power_on()
+
+    def power_on(self) -> float:
+        """Boot, bring the hotspot back; the seconds until a phone gets the kit's /healthz."""
+        started = time.monotonic()
+        self.box.boot()
+        wait_active(self.box, "kit.service", 90)
+        if self.hotspot_if:
+            self.hotspot(self.hotspot_if)
+        deadline = started + 120
+        while curl(self.phone, "http://10.42.0.1/healthz", timeout=2)[1] != 200:
+            assert time.monotonic() < deadline, "the kit did not answer the phone again"
+            time.sleep(0.2)
+        return time.monotonic() - started
+
+    def sql(self, query: str) -> list[str]:
+        """A query on the kit's database, inside the kit (sqlite3 from Debian)."""
+        # As the kit's user: a WAL file root made would lock the kit out of its database.
+        return self.box.run("runuser", "-u", "kit", "--", "sqlite3", "/data/kit/kit.db", query).stdout.splitlines()
 
     def stop_servers(self) -> None:
         for proc in self.servers:

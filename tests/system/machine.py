@@ -106,8 +106,11 @@ class Container:
                 raise AssertionError(f"systemd-nspawn exited {self.proc.returncode}: see {self.log}")
             children = sh("pgrep", "-P", self.proc.pid, check=False).stdout.split()
             for child in children:
-                if Path(f"/proc/{child}/comm").read_text().strip() == "systemd":
-                    return int(child)
+                try:
+                    if Path(f"/proc/{child}/comm").read_text().strip() == "systemd":
+                        return int(child)
+                except OSError:  # nspawn's short-lived intermediate child
+                    continue
             time.sleep(0.1)
         raise AssertionError("the container's systemd did not start")
 
