@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import sys
 import threading
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 
 from kit.cli import first_password, systemd
 from kit.core import config as kit_config
+from kit.core import runs
 from kit.core.kit import Kit
 from kit.core.radio_port import RadioSpec
 from kit.core.radio_port import parse as parse_radio
@@ -137,6 +139,10 @@ def serve(args) -> int:
     radio = start_radio(kit, spec, args) if spec.kind != "none" else None
     if admin_listen:
         threading.Thread(target=servers[1].run, name="kit-admin", daemon=True).start()
+    runs.started(kit, int(time.time()))
+    # systemctl stop, reboot: SIGTERM ends the run through the `finally` below (servers closed,
+    # radio stopped, the run marked clean), not by the default action that skips it.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     said = "no radio found: running without" if args.radio == "auto" and spec.kind == "none" else spec.describe()
     print(f"Kit tous risques: {url}  (data: {kit.data_dir}, radio: {said}, "
           f"ready in {time.monotonic() - started:.2f} s)", flush=True)
@@ -147,7 +153,7 @@ def serve(args) -> int:
     watchdog = systemd.start_watchdog(residents, servers, kit.database)
     try:
         servers[0].run()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):
         pass
     finally:
         systemd.stopping()
@@ -159,7 +165,12 @@ def serve(args) -> int:
             radio.stop()
         if mesh:
             mesh.stop()
+        runs.stopped(kit)
     return 0
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(0)
 
 
 def demo(args) -> int:
