@@ -156,7 +156,8 @@ class Pi:
 
 
 def install(make_root, wheelhouse: Path, tmp: Path, name: str, kit_ifs: dict[str, str],
-            replace: dict[str, str] | None = None, unmanaged: tuple[str, ...] = ()) -> Pi:
+            replace: dict[str, str] | None = None, unmanaged: tuple[str, ...] = (),
+            binds: tuple[str, ...] = (), install_args: tuple[str, ...] = ()) -> Pi:
     """A fresh root, booted, deploy/install.sh run in it with a fresh profile, rebooted.
     NetworkManager leaves the `unmanaged` interfaces to the test."""
     root = make_root(name)
@@ -170,12 +171,12 @@ def install(make_root, wheelhouse: Path, tmp: Path, name: str, kit_ifs: dict[str
     net = Network(f"{os.getpid() % 10000}{name[:3]}", kit_ifs)
     net.down()
     net.up()
-    box = Container(root, net.kit, tmp / "console.log", ro_binds=[f"{ROOT}:/src"])
+    box = Container(root, net.kit, tmp / "console.log", binds=list(binds), ro_binds=[f"{ROOT}:/src"])
     pi = Pi(tmp, root, net, box, profile_dir)
     try:
         box.boot()
         out = box.run("/src/deploy/install.sh", "--wheelhouse", "/root/wheels",
-                      "--profile", "/root/kits/mairie-01/kit.toml", timeout=600)
+                      "--profile", "/root/kits/mairie-01/kit.toml", *install_args, timeout=600)
         pi.install_log = out.stdout + out.stderr
         box.shutdown()
         box.boot()

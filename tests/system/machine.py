@@ -72,6 +72,9 @@ class Container:
         self.root, self.netns, self.log = root, netns, log
         self.binds, self.ro_binds = list(binds), list(ro_binds)
         self.proc: subprocess.Popen | None = None
+        # The overlay root: the root folder read-only under a tmpfs that every boot starts
+        # anew (nspawn --volatile=overlay), as overlayroot=tmpfs does from a Pi's initramfs.
+        self.volatile = False
         self.boots = 0
 
     def boot(self, timeout: float = 120) -> float:
@@ -84,6 +87,7 @@ class Container:
                 # The container owns its network namespace, as a Pi owns its interfaces: nftables
                 # and NetworkManager need these (nspawn keeps them only with --private-network).
                 "--capability=CAP_NET_ADMIN,CAP_NET_RAW"]
+        args += ["--volatile=overlay"] if self.volatile else []
         args += [f"--bind={b}" for b in self.binds] + [f"--bind-ro={b}" for b in self.ro_binds]
         started = time.monotonic()
         self.boots += 1
