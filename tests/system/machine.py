@@ -132,7 +132,9 @@ class Container:
             if state in ("running", "degraded"):
                 return state
             time.sleep(0.5)
-        raise AssertionError(f"the container did not finish starting: {state!r}")
+        jobs = self.run("systemctl", "list-jobs", "--no-pager", check=False).stdout
+        jobs += self.run("journalctl", "-b", "--no-pager", "-o", "short-monotonic", check=False).stdout[:12000]
+        raise AssertionError(f"the container did not finish starting: {state!r}\n{jobs}")
 
     def power_cut(self) -> None:
         """SIGKILL to PID 1: every process of the container dies at once, nothing shuts down."""
