@@ -190,6 +190,7 @@ def teardown(pi: Pi) -> None:
     pi.stop_servers()
     pi.box.shutdown()
     pi.net.down()
+    shutil.rmtree(pi.root, ignore_errors=True)  # about 500 MB each; the logs stay
 
 
 @pytest.fixture(scope="session")
