@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-all demo bench i18n clean render-example
+.PHONY: run test test-all system-test demo bench i18n clean render-example
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ test: $(STAMP)
 # The whole suite, as CI runs it (.ci/run): the slow tier too (about 15 minutes on 2 cores).
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The kit installed by deploy/install.sh in a Debian bookworm booted by systemd (systemd-nspawn),
+# checked from outside: phone flow, power cuts, hangs (tests/system/; root; the Debian root is
+# cached in ~/.cache/kit-system-test, KIT_SYSTEM_TEST_CACHE to move it).
+system-test: $(STAMP)
+	PYTHON=$(abspath $(BIN)/python) tests/system/run.sh $(PYTEST_ARGS)
 
 # Refresh the gettext catalogs after changing user-facing strings.
 i18n: $(STAMP)

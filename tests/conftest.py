@@ -1,8 +1,13 @@
+import os
+
 import pytest
 from helpers import CHROMIUM, CHROMIUM_FLAGS, check_requirements, csrf_token
 
 from kit.core import config as kit_config
 from kit.web.app import create_app
+
+# The system test (tests/system/) boots a container: `make system-test` runs it on its own.
+collect_ignore = [] if os.environ.get("KIT_SYSTEM_TEST") else ["system"]
 
 
 @pytest.fixture

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 from helpers import NotifySocket, wait_for
+from phone import UA, dhcp_lease, nm_dnsmasq
+from phone import curl as phone_curl
 
 from kit.core import config as kit_config
 from kit.deploy import profile as kit_profile
@@ -30,13 +32,6 @@ ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "deploy" / "example-kit.toml"
 TOOLS = ("ip", "dnsmasq", "nft", "busybox", "curl", "dig")
 
-UA = {
-    "android": "Dalvik/2.1.0 (Linux; U; Android 14; Pixel 8 Build/UQ1A.240205.004)",
-    "ios": "CaptiveNetworkSupport-481.0.1 wispr",
-    "windows": "Microsoft NCSI",
-    "firefox": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
-    "gnome": "NetworkManager/1.42.4",
-}
 APPLE = "<HTML><HEAD><TITLE>Success</TITLE></HEAD><BODY>Success</BODY></HTML>"
 # (os, url, status after the tap, body after the tap)
 PROBES = [
@@ -144,13 +139,8 @@ def bench(tmp_path_factory):
         b.in_kit("nft", "-f", str(tmp / "kit.nft"))
 
         # dnsmasq as NetworkManager's shared mode starts it (nm-dnsmasq-manager.c), + our conf-dir.
-        b.spawn(b.kit, "dnsmasq", "--conf-file=/dev/null", "--no-hosts", "--keep-in-foreground",
-                "--bind-interfaces", "--except-interface=lo", "--clear-on-reload", "--strict-order",
-                "--listen-address=10.42.0.1", "--dhcp-range=10.42.0.10,10.42.0.254,60m",
-                "--dhcp-lease-max=50", "--dhcp-option=option:router,10.42.0.1",
-                f"--dhcp-leasefile={tmp}/leases", f"--pid-file={tmp}/dnsmasq.pid", "--user=root",
-                f"--conf-dir={rootfs}/etc/NetworkManager/dnsmasq-shared.d", "--log-dhcp",
-                "--log-facility=-", log=tmp / "dnsmasq.log")
+        b.spawn(b.kit, *nm_dnsmasq("10.42.0.1", rootfs / "etc/NetworkManager/dnsmasq-shared.d", tmp),
+                log=tmp / "dnsmasq.log")
 
         # The real kit app on port 80, the crisis cell on the kit's loopback only, under a
         # watchdog as systemd runs it (WatchdogSec=3 here: a ping every second).
@@ -161,18 +151,8 @@ def bench(tmp_path_factory):
                 log=tmp / "kit.log", env=dict(os.environ, NOTIFY_SOCKET=b.notify.path, WATCHDOG_USEC="3000000"))
         wait_for(lambda: "Kit tous risques:" in (tmp / "kit.log").read_text(), 60, "the kit app to start")
 
-        # The phone: a DHCP lease from the kit, applied by hand (udhcpc only reports it).
-        script = tmp / "udhcpc.sh"
-        script.write_text(f'#!/bin/sh\n[ "$1" = bound ] && env > {tmp}/lease.env\nexit 0\n')
-        script.chmod(0o755)
-        b.in_phone("busybox", "udhcpc", "-i", b.pif, "-f", "-q", "-n", "-t", "5", "-T", "2",
-                   "-s", str(script), timeout=60)
-        lease = dict(line.split("=", 1) for line in (tmp / "lease.env").read_text().splitlines() if "=" in line)
-        b.lease = lease
-        b.in_phone("ip", "addr", "add", f"{lease['ip']}/{lease.get('mask', '24')}", "dev", b.pif)
-        b.in_phone("ip", "route", "add", "default", "via", lease["router"])
-        b.netns_etc.mkdir(parents=True, exist_ok=True)
-        (b.netns_etc / "resolv.conf").write_text(f"nameserver {lease['dns'].split()[0]}\n")
+        # The phone: a DHCP lease from the kit.
+        b.lease = dhcp_lease(b.in_phone, b.pif, tmp, b.phone)
         yield b
     except BaseException:
         for name in ("kit.log", "dnsmasq.log"):
@@ -187,12 +167,7 @@ def bench(tmp_path_factory):
 
 
 def curl(bench, url, ua="", *extra, timeout=5):
-    result = bench.in_phone("curl", "-s", "-S", "-o", "-", "-w", "\n%{http_code} %{redirect_url}",
-                            "--max-time", str(timeout), "-A", ua or UA["firefox"], *extra, url,
-                            check=False, timeout=timeout + 5)
-    body, _, tail = result.stdout.rpartition("\n")
-    status, _, location = tail.partition(" ")
-    return result.returncode, int(status or 0), location, body
+    return phone_curl(bench.in_phone, url, ua, *extra, timeout=timeout)
 
 
 def test_dhcp_lease_from_the_kit(bench):

@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import sys
 import threading
 import time
 from pathlib import Path
 
 from kit.cli import first_password, systemd
-from kit.core import auth
+from kit.core import auth, runs
 from kit.core import config as kit_config
 from kit.core.kit import Kit
 from kit.core.radio_port import RadioSpec
@@ -74,7 +75,9 @@ def listen_problem(exc: OSError, host: str, port: int, flag: str) -> str:
 
 
 def service_config(args, **overrides):
-    from kit.radio.service import ServiceConfig  # the meshtastic package costs ~11 MB: only with a radio
+    from kit.radio.service import (
+        ServiceConfig,  # the meshtastic package costs ~11 MB: only with a radio
+    )
 
     hops = getattr(args, "sync_hops", None)
     return ServiceConfig(sync_interval_s=args.sync_interval, sync_hops=hops or 0, **overrides)
@@ -144,6 +147,10 @@ def serve(args) -> int:
         broker = broker_link.start(kit, profile.federation.spec())
     if admin_listen:
         threading.Thread(target=servers[1].run, name="kit-admin", daemon=True).start()
+    runs.started(kit, int(time.time()))
+    # systemctl stop, reboot: SIGTERM ends the run through the `finally` below (servers closed,
+    # radio stopped, the run marked clean), not by the default action that skips it.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     said = "no radio found: running without" if args.radio == "auto" and spec.kind == "none" else spec.describe()
     if broker:
         said += f", territory broker: {broker.spec.describe()}"
@@ -156,7 +163,7 @@ def serve(args) -> int:
     watchdog = systemd.start_watchdog(residents, servers, kit.database)
     try:
         servers[0].run()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, SystemExit):
         pass
     finally:
         systemd.stopping()
@@ -170,6 +177,7 @@ def serve(args) -> int:
             broker.stop()
         if mesh:
             mesh.stop()
+        runs.stopped(kit)
     return 0
 
 
@@ -183,6 +191,10 @@ def demo_operator(kit: Kit, password: str) -> None:
         kit.add_user(DEMO_ACCOUNT, "operator", "kit demo", "cli", password=password)
     else:
         kit.set_password(DEMO_ACCOUNT, "kit demo", "cli", password)
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(0)
 
 
 def demo(args) -> int:

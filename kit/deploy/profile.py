@@ -21,6 +21,7 @@ from kit.core.auth import check_name
 from kit.core.radio_port import parse as parse_radio
 from kit.core.volunteers import parse_node
 from kit.crypto.signing import parse_public_key
+from kit.deploy import network as kit_network
 from kit.storage import settings
 
 REGIONS = ("EU_868", "EU_433")
@@ -45,7 +46,7 @@ PLACEHOLDER_KEY = "REPLACE-WITH-THE-COMMUNE-CHANNEL-KEY"
 # known to everyone. `kit profile check --strict` (used by the boot service) refuses them.
 EXAMPLE_CHANNEL_KEY = "RVhBTVBMRS1LRVktTk9ULVNFQ1JFVC1ORVZFUi1VU0U="   # b"EXAMPLE-KEY-NOT-SECRET-NEVER-USE"
 EXAMPLE_TRUST_KEY = "7Fx+ZrB2kBbmZsetJT4I0/NIX9KTTEDbvTGGBEUPsls="     # its private key is public
-SECTIONS = ("kit", "commune", "wifi", "admin", "keys", "radio", "volunteers", "federation")
+SECTIONS = ("kit", "commune", "wifi", "network", "admin", "keys", "radio", "volunteers", "federation")
 SECRET_FIELDS = ("admin.password", "radio.channel_key", "radio.channel_url", "keys.kit_keys", "federation.password")
 
 
@@ -133,6 +134,7 @@ class Profile:
     kit_keys: tuple[str, ...] = ()
     enrolled_nodes: tuple[int, ...] = ()   # volunteers' handhelds whose commands act at once
     federation: Federation | None = None   # the territory's MQTT broker, where IP survives
+    network: kit_network.Network = kit_network.Network()  # residents' and crisis cell's interfaces
 
     @property
     def short_name(self) -> str:
@@ -223,6 +225,7 @@ def parse(data: dict, source: str = "kit.toml", *, base_dir: Path | None = None)
     if not _check_tz(timezone):
         r.problem("kit.timezone", f"{timezone!r} is not a known time zone", 'use e.g. "Europe/Paris"')
     admin_listen = r.get("kit.admin_listen", str, kit_config.DEFAULT_ADMIN_LISTEN)
+    host = None
     try:
         host, port = kit_config.parse_listen(admin_listen)
     except ValueError as exc:
@@ -256,6 +259,7 @@ def parse(data: dict, source: str = "kit.toml", *, base_dir: Path | None = None)
     if not COUNTRY.match(country):
         r.problem("wifi.country", f"{country!r} is not a two-letter country code", 'use "FR"')
     sharing = r.get("wifi.internet_sharing", bool, False)
+    network = kit_network.parse(r, host)
 
     admin_name = r.get("admin.name", str, "admin")
     password = r.get("admin.password", str, "")
@@ -382,7 +386,7 @@ def parse(data: dict, source: str = "kit.toml", *, base_dir: Path | None = None)
         admin_name=admin_name, admin_password=password, admin_password_hash=password_hash,
         trust_keys=tuple(trust), signing_key=signing_key, admin_listen=admin_listen, radio=radio,
         internet_sharing=sharing, source=source, kit_keys=tuple(str(k) for k in kit_keys),
-        enrolled_nodes=tuple(enrolled), federation=federation)
+        enrolled_nodes=tuple(enrolled), federation=federation, network=network)
 
 
 def _federation(r: "_Reader", kit_id: str) -> Federation | None:

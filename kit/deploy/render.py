@@ -12,13 +12,17 @@ from string import Template
 
 from kit.core import config as kit_config
 from kit.deploy import broker_config, radio_config
+from kit.deploy import network as kit_network
 from kit.deploy.profile import Profile
 
 TEMPLATES = Path(__file__).parent / "templates"
-WIFI_IF = "wlan0"
 KIT_IP = "10.42.0.1"
 LEASE_MAX = 250
 MEMORY_MAX = "300M"
+
+
+HOTSPOT = "etc/NetworkManager/system-connections/kit-hotspot.nmconnection"
+CRISIS_CELL = "etc/NetworkManager/system-connections/kit-crisis-cell.nmconnection"
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,8 @@ class Output:
 
 
 OUTPUTS = [
-    Output("etc/NetworkManager/system-connections/kit-hotspot.nmconnection", "kit-hotspot.nmconnection", 0o600),
+    # The residents' network: a Wi-Fi access point, or Ethernet to an external one (profile [network]).
+    Output(HOTSPOT, "kit-hotspot.nmconnection", 0o600),
     Output("etc/NetworkManager/dnsmasq-shared.d/10-kit.conf", "10-kit.conf"),
     Output("etc/nftables.conf", "nftables.conf", 0o755),
     Output("etc/nftables.d/kit.nft", "kit.nft"),
@@ -55,16 +60,27 @@ UNITS = ["kit.service", "kit-config.service", "kit-radio.service", "kit-clock.se
 
 
 def values(profile: Profile) -> dict[str, str]:
+    net = profile.network
+    residents = net.residents
     admin_host, _, admin_port = profile.admin_listen.rpartition(":")
     forward = ("# internet_sharing = true in kit.toml: phones may reach an Ethernet uplink"
-               if profile.internet_sharing else f'iifname "{WIFI_IF}" drop')
+               if profile.internet_sharing else f'iifname "{residents}" drop')
+    if net.crisis_cell:  # only its own link (and the kit itself) reach the crisis cell's port
+        cell_rule = f'iifname != {{ "lo", "{net.crisis_cell}" }} tcp dport {admin_port} drop'
+    else:
+        cell_rule = f"# No crisis_cell link in kit.toml: the crisis cell reaches {profile.admin_listen}."
+    vlan = net.cell_vlan
     return {
         "uuid": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{profile.kit_id}.kit-hotspot.kit.lan")),
         "ssid": profile.wifi_ssid, "channel": str(profile.wifi_channel), "country": profile.wifi_country,
-        "lease_max": str(LEASE_MAX), "hostname": profile.hostname, "wifi_if": WIFI_IF, "kit_ip": KIT_IP,
+        "lease_max": str(LEASE_MAX), "hostname": profile.hostname, "residents_if": residents, "kit_ip": KIT_IP,
         "admin_listen": profile.admin_listen, "admin_host": admin_host, "admin_port": admin_port,
         "forward_rule": forward, "memory_max": MEMORY_MAX,
-        "per_address": str(kit_config.CONNECTIONS_PER_ADDRESS),
+        "per_address": str(kit_config.CONNECTIONS_PER_ADDRESS), "cell_rule": cell_rule,
+        "cell_if": net.crisis_cell, "cell_type": "vlan" if vlan else "ethernet",
+        "cell_uuid": str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{profile.kit_id}.kit-crisis-cell.kit.lan")),
+        "cell_vlan": f"\n[vlan]\nparent={vlan[0]}\nid={vlan[1]}\n" if vlan else "\n[ethernet]\n",
+        "cell_address": f"{admin_host}/{kit_network.CELL_PREFIX}",
     }
 
 
@@ -72,7 +88,12 @@ def files(profile: Profile) -> dict[str, tuple[bytes, int]]:
     """Every rendered file: relative path → (content, mode)."""
     fields = values(profile)
     out: dict[str, tuple[bytes, int]] = {}
-    for item in OUTPUTS:
+    ethernet = Output(HOTSPOT, "kit-residents-ethernet.nmconnection", 0o600)
+    outputs = [ethernet if item.path == HOTSPOT and not profile.network.residents_wifi else item
+               for item in OUTPUTS]
+    if profile.network.crisis_cell:
+        outputs.append(Output(CRISIS_CELL, "kit-crisis-cell.nmconnection", 0o600))
+    for item in outputs:
         text = (TEMPLATES / item.template).read_text()
         if item.substitute:
             text = Template(text).substitute(fields)

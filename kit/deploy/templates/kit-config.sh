@@ -32,6 +32,8 @@ apply_profile() {
     log "no kit.toml on the boot partition and none kept: the Wi-Fi stays off"
     return 0
   fi
+  # Rendered only when the profile names a crisis cell link: a link removed from it goes too.
+  rm -f "$ROOT/etc/NetworkManager/system-connections/kit-crisis-cell.nmconnection"
   "$KIT" profile render "$STATE/kit.toml" --out "$ROOT" >/dev/null
   [[ $ROOT == / ]] || return 0
 

@@ -6,9 +6,8 @@ import time
 
 from flask import Blueprint, render_template
 
-from kit.core import volunteers
 from kit.core import kit_health as health
-from kit.core import moderation
+from kit.core import moderation, runs, volunteers
 from kit.core.sites import shown as sites_shown
 from kit.storage import queries as records
 from kit.web.admin import requires
@@ -54,6 +53,7 @@ def dashboard():
         links=link_statuses(),
         conflicts=rows("SELECT origin, seq, held, heard, from_node, heard_at FROM record_conflicts "
                        "ORDER BY id DESC LIMIT 10"),
+        runs=runs.read(db),
         to_check=db.execute("SELECT count(*) FROM journal WHERE verification = 'a_verifier'").fetchone()[0],
         statuses=site_status_labels(),
         types=site_type_labels(),

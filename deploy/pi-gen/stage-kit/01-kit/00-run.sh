@@ -1,7 +1,10 @@
 #!/bin/bash -e
 # pi-gen stage-kit: the kit installed from a wheelhouse, so no internet is needed at first
-# boot. Put the wheelhouse (the kit's wheel and its dependencies for linux aarch64) in
-# files/wheelhouse before building: see deploy/README.md.
+# boot, by the same deploy/install.sh a technician runs on a Pi (--image: no profile yet; the
+# per-kit files are rendered at first boot from the card's kit.toml). Put the wheelhouse (the
+# kit's wheel and its dependencies for linux aarch64) in files/wheelhouse and install.sh,
+# example-kit.toml and README.md in files/ before building: see deploy/README.md.
+# `make system-test` runs the same command in a Debian bookworm root and boots it.
 # shellcheck disable=SC2154  # ROOTFS_DIR and on_chroot come from pi-gen
 
 WHEELS=files/wheelhouse
@@ -11,27 +14,13 @@ if ! compgen -G "${WHEELS}/kit_tous_risques-*.whl" >/dev/null; then
 fi
 install -d "${ROOTFS_DIR}/opt/kit/wheelhouse"
 cp "${WHEELS}"/*.whl "${ROOTFS_DIR}/opt/kit/wheelhouse/"
+install -m 755 files/install.sh "${ROOTFS_DIR}/opt/kit/install.sh"
 install -m 644 files/example-kit.toml "${ROOTFS_DIR}/opt/kit/example-kit.toml"
 install -m 644 files/README.md "${ROOTFS_DIR}/opt/kit/README.md"
 
 on_chroot <<'CHROOT'
 set -e
-python3 -m venv /opt/kit/venv
-/opt/kit/venv/bin/pip install --no-index --find-links /opt/kit/wheelhouse kit-tous-risques
-# The system files that do not depend on a kit's profile; the others (hotspot, DNS, radio,
-# hostname) are rendered at each boot from kit.toml on the boot partition by kit-config.
-tmp=$(mktemp -d)
-/opt/kit/venv/bin/kit profile render /opt/kit/example-kit.toml --out "$tmp" >/dev/null
-rm -rf "$tmp/etc/NetworkManager" "$tmp/etc/kit" "$tmp/etc/hostname" "$tmp/etc/hosts" "$tmp/etc/timezone"
-cp -a "$tmp/." /
-rm -rf "$tmp"
-systemd-sysusers /etc/sysusers.d/kit.conf
-mkdir -p /data
-grep -q 'LABEL=kitdata' /etc/fstab || echo 'LABEL=kitdata /data ext4 defaults,noatime,commit=5,nofail 0 2' >>/etc/fstab
-if [ -f /lib/firmware/cypress/cyfmac43455-sdio-minimal.bin ]; then
-  update-alternatives --set cyfmac43455-sdio.bin /lib/firmware/cypress/cyfmac43455-sdio-minimal.bin || true
-fi
-systemctl enable kit-config.service kit-radio.service kit-clock.service kit-clock-save.timer nftables.service kit.service
+/opt/kit/install.sh --wheelhouse /opt/kit/wheelhouse --image
 # Imager's Wi-Fi client profile must not take wlan0 from the hotspot.
 rm -f /etc/NetworkManager/system-connections/preconfigured.nmconnection
 CHROOT
