@@ -157,3 +157,12 @@ def test_a_radio_near_its_duty_cycle_holds_everything_but_alerts():
     assert [type(m) for _, m in sent(a, 60.0)] == [r.Alert]
     a.channel_utilisation(5.0, 61.0, tx_percent=6.0)
     assert records_sent(a, 120.0, 61.0)
+
+
+def test_a_kit_in_range_that_has_sent_nothing_yet_still_gets_the_record():
+    """Kit B heard kit D's radio only (its NodeInfo): D has not sent A's record, so B passes
+    it on although A, the only kit B heard sending records, already has it."""
+    b = engine(B, seed=2)
+    b.peer_heard(0x0D, 0.0, hops_away=0)
+    b.receive(encode(board(A, 1), sender=A, own=True)[0], A, 1.0, hops_left=0, hops_away=0)
+    assert records_sent(b, 120.0, 1.0, origin=A)

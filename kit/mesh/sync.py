@@ -326,12 +326,25 @@ class SyncEngine:
             self._volunteer_due[key] = (now + self.rng.uniform(0, self.config.volunteer_delay_s), fields)
         return []
 
-    def peer_heard(self, node: int, now: float) -> None:
+    def peer_heard(self, node: int, now: float, hops_away: int | None = None) -> None:
         """Optional: the adapter saw any packet from `node` (NodeInfo, telemetry, text...).
         A kit heard again after `peer_silence_s` may have missed records, or hold records
         we lack (a healed partition): we announce our digest soon. `receive` does the same
-        for every record or request frame."""
+        for every record or request frame. Heard first-hand (`hops_away` 0), `node` is in
+        range: a record is passed on until every node in range has been heard sending it,
+        so a kit that has sent nothing yet (its radio's NodeInfo is all we heard) is not
+        taken to have it."""
+        if hops_away == 0:
+            self._note_neighbour(node, now)
         self._heard_peer(node, now, announce=True)
+
+    def _note_neighbour(self, node: int, now: float) -> None:
+        if node == self.radio_node or not 1 <= node <= MAX_NODE:
+            return
+        self._neighbours.pop(node, None)
+        self._neighbours[node] = now  # dict order: least recently heard first
+        if len(self._neighbours) > self.config.max_peers:
+            del self._neighbours[next(iter(self._neighbours))]
 
     def channel_utilisation(self, percent: float, now: float, tx_percent: float | None = None) -> None:
         """What the radio reports every minute (fw DeviceTelemetry, device metrics): the
@@ -387,10 +400,7 @@ class SyncEngine:
         if isinstance(result, Rejected):
             return [FrameRejected(result.reason, from_node)]
         if hops_away == 0:  # a kit in range (its frame opened with our kit key)
-            self._neighbours.pop(from_node, None)
-            self._neighbours[from_node] = now  # dict order: least recently heard first
-            if len(self._neighbours) > self.config.max_peers:
-                del self._neighbours[next(iter(self._neighbours))]
+            self._note_neighbour(from_node, now)
         events = self._dispatch(result, wants, own, from_node, now, hops_left, hops_away)
         # A digest is compared in full; any other frame from a long-silent kit is answered
         # with a digest of ours soon (after the frame itself is handled: an in-order push

@@ -283,15 +283,15 @@ class MeshService:
             engine = self.pump.engine if self.pump else None
             if engine is None:
                 return
-            if sender:
-                engine.peer_heard(sender, now)  # a kit heard again may be back from a partition
+            # Zero fields are absent from the packet dict: a frame sent with hop limit 0 has
+            # neither (hop_start came with fw 2.3; before, hops_away is unknown).
+            left, start = int(packet.get("hopLimit", 0)), int(packet.get("hopStart", 0))
+            away = start - left if start >= left else None
+            if sender:  # a kit heard again may be back from a partition; first-hand: in range
+                engine.peer_heard(sender, now, away)
             if portnum == PRIVATE_APP:
                 with self.kit.write_lock:
-                    # Zero fields are absent from the packet dict: a frame sent with hop limit 0
-                    # has neither (hop_start came with fw 2.3; before, hops_away is unknown).
-                    left, start = int(packet.get("hopLimit", 0)), int(packet.get("hopStart", 0))
-                    self._note(engine.receive(bytes(decoded.get("payload") or b""), sender, now, left,
-                                              start - left if start >= left else None))
+                    self._note(engine.receive(bytes(decoded.get("payload") or b""), sender, now, left, away))
             elif portnum == TEXT_APP and sender and sender != self.link.node:
                 self._heard_text(packet, decoded, sender, now)
             elif portnum == "TELEMETRY_APP" and sender == self.link.node:

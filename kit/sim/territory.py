@@ -187,9 +187,9 @@ class Territory:
         if sender == kit.node.node_num:
             return  # a routing answer about our own packet (ACK, MAX_RETRANSMIT)
         now = self.now
-        kit.engine.peer_heard(sender, now)
+        away = p.hop_start - p.hop_limit if p.hop_start >= p.hop_limit else None
+        kit.engine.peer_heard(sender, now, away)
         if p.decoded.portnum == PRIVATE_APP:
-            away = p.hop_start - p.hop_limit if p.hop_start >= p.hop_limit else None
             self._stamp(kit, kit.engine.receive(bytes(p.decoded.payload), sender, now, p.hop_limit, away), now)
         self._wake(kit)
 
