@@ -42,14 +42,19 @@ Protocol (all frames are broadcasts; the radio floods them):
 - alerts: a new alert is pushed at once, then pushed again by its kit `alert_repeats_s`
   after (each push floods anew: a kit that missed every relay of the first gets another
   chance within seconds, not at the next digest).
-- relays (`_plan_relay`): a kit that receives a new alert or site status pushes it again
-  itself, after uniform(`urgent_relay_s`), unless it heard it `urgent_relay_copies` times
-  by then (counter-based flooding: where the flood is dense the kits stay silent; where it
-  died out, at its hop limit or behind a lost frame, a kit starts a new one). Any other
-  record heard with its hop limit spent (`hops_left` 0: its flood ends here) is pushed
-  on after uniform(`edge_relay_s`), unless a copy with hops left or enough copies are
-  heard first. With sync_hops 0, that is every kit once, at most: the least a broadcast
-  to every kit can cost without knowing the topology.
+- relays (`_plan_relay`): a kit that receives a new site status pushes it again itself,
+  after uniform(`urgent_relay_s`), unless it heard it `urgent_relay_copies` times by then
+  (counter-based flooding: where the flood is dense the kits stay silent; where it died
+  out, at its hop limit or behind a lost frame, a kit starts a new one). A new alert is
+  pushed again after uniform(`alert_relay_s`) by every kit, unless every node it heard
+  first-hand lately has been heard sending it (a leaf kit must not depend on copies its
+  neighbour heard elsewhere). Any other record heard with its hop limit spent (`hops_left`
+  0: its flood ends here) is pushed on after uniform(`edge_relay_s`), unless a copy with
+  hops left, enough copies, or a copy from every node in range are heard first. With
+  sync_hops 0 that is every kit once, at most.
+- echoes: a record frame of ours that no other kit is heard sending within `echo_s` is
+  sent again (`echo_retries`; an alert `alert_echo_retries` times, to the kits in range
+  only, until every node in range has sent it): the firmware's implicit ACK, by the kits.
 - polite channel: the adapter reports the channel utilisation its radio measures
   (`channel_utilisation`); above `polite_util_percent` routine work waits (scheduler.py).
 - heal: a record or request from a kit silent for `peer_silence_s` (or never heard, once
