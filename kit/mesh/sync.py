@@ -180,7 +180,7 @@ class SyncConfig:
     # by every kit once is what fills the channel (BENCHMARKS.md). One copy: a neighbour
     # that lost it (one time in five at 20 % loss) learns of it from the heads of the next
     # record frame it hears; two copies pruned almost no relay on 20 kits (measured).
-    neighbours_every_s: float = 1800.0
+    neighbours_every_s: float = 7200.0
     neighbours_hold_s: float = 60.0
     neighbours_gap_s: float = 300.0
     cover_copies: int = 1
@@ -701,11 +701,10 @@ class SyncEngine:
         """Will a kit in range pass our record frames on (so that its silence means it
         missed them)? Not when each of them hears no kit beyond our own range (a leaf, or
         kits whose neighbours we reach ourselves): an echo would re-send what they hold."""
-        horizon = now - self.config.peer_silence_s
         mine = self._in_range(now) | {self.radio_node}
-        for node in mine - {self.radio_node}:
+        for node in mine - {self.radio_node}:  # in range: heard within peer_silence_s
             told = self._their_neighbours.get(node)
-            if told is None or told[1] <= horizon or not told[0] <= mine:
+            if told is None or not told[0] <= mine:
                 return True
         return False
 
@@ -716,7 +715,7 @@ class SyncEngine:
         heard: Counter[int] = Counter()
         for sender in senders:
             told = self._their_neighbours.get(sender)
-            if told is not None and told[1] > horizon:
+            if told is not None and self._last_heard.get(sender, told[1]) > horizon:
                 heard.update(told[0])
         return set(senders) | {n for n, copies in heard.items() if copies >= self.config.cover_copies}
 
@@ -988,7 +987,7 @@ class SyncEngine:
 
     def _announce(self, now: float, in_range: set[int]) -> None:
         """Tell the kits in range which kits we hear: soon after a new one, and now and then
-        (theirs expire after `peer_silence_s` without news)."""
+        (a range told holds while its kit is heard)."""
         if not self.config.neighbours_every_s:
             return
         if self._announced and now >= self._announced_at + self.config.neighbours_every_s:
