@@ -320,7 +320,7 @@ class SyncEngine:
         self._local_frames = False  # the adapter reports hop limits: sync frames reach the kits in range only
         self._their_neighbours: dict[int, tuple[frozenset[int], float]] = {}  # kit -> (its range, when told)
         self._waiting: dict[Uid, set[int] | None] = {}  # queued relays and echoes -> senders heard since
-        self._latest: deque[Uid] = deque(maxlen=codec.MAX_HEADS)  # records stored last (heads)
+        self._latest: deque[Uid] = deque(maxlen=4 * codec.MAX_HEADS)  # records stored last (heads)
         self._heads: tuple[Uid, ...] = ()  # ... offered to the transmission being packed
         self._announced: frozenset[int] = frozenset()  # our range as last told
         self._announced_at = float("-inf")
@@ -522,7 +522,7 @@ class SyncEngine:
 
     def next_transmission(self, now: float) -> bytes | None:
         self._run_timers(now)
-        self._heads = tuple(self._latest)[-self.config.heads:] if self.config.heads and self.config.batch_bytes else ()
+        self._heads = self._latest_heads() if self.config.heads and self.config.batch_bytes else ()
         frames = self.scheduler.next_frames(
             now, finalize=lambda frame, extra: self._piggyback(frame, extra, now),
             pack=codec.packable if self.config.batch_bytes else None, size=self._batch_size)
@@ -536,7 +536,8 @@ class SyncEngine:
             self._aired[uid] = now
             self._waiting.pop(uid, None)
             flooded = codec.is_flooded(part)
-            if self._local_frames and self.config.echo_retries and (flooded or self._passed_on(now)):
+            retries = self.config.alert_echo_retries if flooded else self.config.echo_retries
+            if self._local_frames and retries and (flooded or self._passed_on(now)):
                 # An alert is flooded with want_ack, which any one relay satisfies: it is sent
                 # again until every kit in range has been heard sending it (a leaf kit behind
                 # a lost frame would otherwise wait for the next digest).
@@ -558,6 +559,15 @@ class SyncEngine:
     def _batch_size(self, frames: list[bytes]) -> int | None:
         size = codec.batch_size([len(f) for f in frames], self._heads)
         return size if size <= self.config.batch_bytes else None
+
+    def _latest_heads(self) -> tuple[Uid, ...]:
+        """The records stored last that we will not send ourselves soon (a kit in range that
+        lacks one of those would ask for what is already on its way)."""
+        queued = self.scheduler.is_queued
+        heads = [u for u in reversed(self._latest)
+                 if u not in self._relays and u not in self._replies_due
+                 and not any(queued((kind, u)) for kind in ("push", "repeat", "reply"))]
+        return tuple(heads[: self.config.heads])
 
     def _packed(self, frames: list[bytes]) -> bytes:
         """The frame to send: these frames with our latest heads (those not already in
