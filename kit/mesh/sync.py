@@ -534,10 +534,10 @@ class SyncEngine:
         for part in [] if control else frames:
             uid = codec.parse_frame(part, self.radio_node).uid
             self._aired[uid] = now
-            self._waiting.pop(uid, None)
+            senders = self._waiting.pop(uid, None) or set()
             flooded = codec.is_flooded(part)
             retries = self.config.alert_echo_retries if flooded else self.config.echo_retries
-            if self._local_frames and retries and (flooded or self._passed_on(now)):
+            if self._local_frames and retries and (flooded or self._passed_on(senders, now)):
                 # An alert is flooded with want_ack, which any one relay satisfies: it is sent
                 # again until every kit in range has been heard sending it (a leaf kit behind
                 # a lost frame would otherwise wait for the next digest).
@@ -707,14 +707,16 @@ class SyncEngine:
         """The kits heard first-hand lately."""
         return {n for n, t in self._neighbours.items() if t > now - self.config.peer_silence_s}
 
-    def _passed_on(self, now: float) -> bool:
-        """Will a kit in range pass our record frames on (so that its silence means it
-        missed them)? Not when each of them hears no kit beyond our own range (a leaf, or
-        kits whose neighbours we reach ourselves): an echo would re-send what they hold."""
-        mine = self._in_range(now) | {self.radio_node}
-        for node in mine - {self.radio_node}:  # in range: heard within peer_silence_s
+    def _passed_on(self, senders: set[int], now: float) -> bool:
+        """Will a kit in range pass on a record frame of ours that these kits also sent (so
+        that its silence means it missed it)? Not when each of them hears no kit beyond our
+        range and theirs (a leaf; kits whose neighbours those frames reached): an echo would
+        re-send what they hold."""
+        mine = self._in_range(now)
+        reached = mine | {self.radio_node} | self._covered(senders, now)
+        for node in mine:  # in range: heard within peer_silence_s
             told = self._their_neighbours.get(node)
-            if told is None or not told[0] <= mine:
+            if told is None or not told[0] <= reached:
                 return True
         return False
 
