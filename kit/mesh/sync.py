@@ -10,7 +10,7 @@ and the application calls publish(record, now) for records made on this kit.
 `node` is the kit's record origin; `radio_node` (default: the same) its radio's node
 number, which Meshtastic puts in `from`. Frames of the kit's own records carry FLAG_OWN.
 
-Protocol (all frames are broadcasts; the radio floods them):
+Protocol (all frames are broadcasts; see scope for how far each goes):
 - push: a new local record is sent once (FLAG_OWN). A receiver that sees a gap in an
   origin's sequence wants the missing seqs (after a short grace, fills may be in flight).
 - piggy-backed wants: what a kit wants rides on its own next record frames (push or
@@ -42,19 +42,31 @@ Protocol (all frames are broadcasts; the radio floods them):
 - alerts: a new alert is pushed at once, then pushed again by its kit `alert_repeats_s`
   after (each push floods anew: a kit that missed every relay of the first gets another
   chance within seconds, not at the next digest).
-- relays (`_plan_relay`): a kit that receives a new site status pushes it again itself,
-  after uniform(`urgent_relay_s`), unless it heard it `urgent_relay_copies` times by then
-  (counter-based flooding: where the flood is dense the kits stay silent; where it died
-  out, at its hop limit or behind a lost frame, a kit starts a new one). A new alert is
-  pushed again after uniform(`alert_relay_s`) by every kit, unless every node it heard
-  first-hand lately has been heard sending it (a leaf kit must not depend on copies its
-  neighbour heard elsewhere). Any other record heard with its hop limit spent (`hops_left`
-  0: its flood ends here) is pushed on after uniform(`edge_relay_s`), unless a copy with
-  hops left, enough copies, or a copy from every node in range are heard first. With
-  sync_hops 0 that is every kit once, at most.
+- neighbours: each kit tells the kits in range which kits it hears first-hand (a
+  NEIGHBOURS frame, soon after it hears a new one and every `neighbours_every_s`). A kit
+  in range is *covered* for a record when it sent it, or is heard by `cover_copies` of the
+  kits heard sending it (`_covered`).
+- relays (`_plan_relay`): a kit that stores a new alert or site status, or any other
+  record heard with its hop limit spent (`hops_left` 0: its flood ends here; with
+  sync_hops 0, every record), pushes it on after a random wait (`alert_relay_s`,
+  `urgent_relay_s`, `edge_relay_s`), shorter for a kit with more kits in range not yet
+  covered, unless by then every kit in range is covered: where kits' ranges overlap,
+  one kit's relay serves the others and they stay silent. A relay already queued is
+  dropped when the kits heard sending it since cover the range. Without hop fields from
+  the radio (no range known), a routine record is dropped on a copy with hops left, and
+  any record on `urgent_relay_copies` copies (counter-based flooding).
 - echoes: a record frame of ours that no other kit is heard sending within `echo_s` is
-  sent again (`echo_retries`; an alert `alert_echo_retries` times, to the kits in range
-  only, until every node in range has sent it): the firmware's implicit ACK, by the kits.
+  sent again (`echo_retries`), when a kit in range would have passed it on (one that hears
+  a kit beyond what the frame reached: `_passed_on`); an alert `alert_echo_retries` times,
+  to the kits in range only, until every kit in range is covered: the firmware's implicit
+  ACK, by the kits.
+- batches and heads (codec BATCH): record frames waiting together go in one frame up to
+  `batch_bytes`, sharing the LoRa preamble, mesh header and kit-key tag; every record
+  transmission also names the `heads` records this kit stored last and is not about to
+  send itself. A kit that lacks one wants it from the sender at once (after the short
+  grace), instead of at the next record of its origin (10 minutes at 6 records a
+  kit-hour) or the next digest: a record lost on one link is repaired within a
+  frame-time of that neighbour.
 - polite channel: the adapter reports the channel utilisation its radio measures
   (`channel_utilisation`); above `polite_util_percent` routine work waits (scheduler.py).
 - heal: a record or request from a kit silent for `peer_silence_s` (or never heard, once

@@ -97,6 +97,7 @@ class Kit:
     # kit's pump would hand them over again later (kit/radio/pump.py).
     refused: int = 0
     wake_version: int = 0
+    sent: list = field(default_factory=list)  # (time, payload) of every frame handed to the radio
 
 
 class Territory:
@@ -175,6 +176,8 @@ class Territory:
             p.decoded.payload = frame
             if kit.node.send_from_client(p) != ERRNO_OK:
                 kit.refused += 1
+            else:
+                kit.sent.append((now, frame))
         self._wake(kit)
 
     def _stamp(self, kit: Kit, events, t: float) -> None:
