@@ -129,3 +129,13 @@ def test_an_echo_is_not_sent_to_kits_that_would_not_pass_it_on():
     b2.publish(board(B, 1), 1.0)
     pushes = [m for m in records_in(transmissions(b2, 200.0, 1.0), B) if m.uid == r.Uid(B, 1)]
     assert len(pushes) == 2
+
+
+def test_a_request_heard_from_a_kit_in_range_does_not_silence_our_own():
+    # Requests reach the kits in range only: the kit that asked may have no holder in range
+    # where we do (a healed partition pulled hop by hop), so we still ask ours.
+    b = engine(B)
+    b.receive(encode_control(codec.Digest((codec.DigestEntry(A, 2, 2),))), C, 0.0, hops_left=0, hops_away=0)
+    b.receive(encode_control(codec.Request(C, ((A, ((1, 2),)),))), E, 0.0, hops_left=0, hops_away=0)
+    sent = [m for _, f in transmissions(b, 60.0) for m in decode_all(f, B, 0.0)]
+    assert {u for m in sent if isinstance(m, codec.Request) for u in m.uids()} == {r.Uid(A, 1), r.Uid(A, 2)}

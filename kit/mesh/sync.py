@@ -851,9 +851,12 @@ class SyncEngine:
         for uid in request.uids():
             want = self._wants.get(uid)
             if want is not None:
-                # Someone asked for what we lack too: the answer is a broadcast, so wait
-                # for it instead of asking again (request suppression).
-                want.asked_at, want.attempts = now, max(want.attempts, 1)
+                # Someone asked for what we lack too: where requests are flooded the answer
+                # reaches us, so wait for it instead of asking again (request suppression).
+                # Where they reach the kits in range only, the asking kit's range may hold
+                # no copy when ours does: ask anyway.
+                if not self._local_frames:
+                    want.asked_at, want.attempts = now, max(want.attempts, 1)
                 continue
             if request.responder == self.radio_node:
                 if self.store.has(uid) and not self.scheduler.is_queued(("push", uid)):
