@@ -9,10 +9,12 @@ from random kits; 1 h warm-up, 2 h measured, then 1 h with no new record for the
 Then a partition: the mesh cut in two for an hour of records, healed, and the time until every
 kit holds every record against a lower bound.
 
-Run: .venv/bin/python bench/mesh_territory.py [--sizes 5,20] [--heal]   (prints every target, PASS/FAIL)
+Run: .venv/bin/python bench/mesh_territory.py [--sizes 5,20] [--heal] [--set heads=0 ...]
+(prints every target, PASS/FAIL; --set changes a SyncConfig field, to measure a trade-off)
 """
 from __future__ import annotations
 
+import ast
 import math
 import statistics
 import sys
@@ -27,11 +29,13 @@ from kit.sim.territory import Territory, line, random_geometric  # noqa: E402
 from mesh_codec import SAMPLES, T  # noqa: E402
 
 from kit.mesh.records import Alert  # noqa: E402
+from kit.mesh.sync import SyncConfig  # noqa: E402
 
 LOSS, HOPS, RATE, ALERTS_PER_HOUR = 0.2, 3, 6, 2
 DEGREE = 4.0  # the range is set for this; the drawn meshes have a mean degree of 2.6-3.7
 WARM, MEASURED, DRAIN = 3600.0, 7200.0, 3600.0
 ALERT = SAMPLES[9][0]
+CONFIG = SyncConfig()  # --set name=value (a SyncConfig field) measures another setting
 
 
 def targets(n: int) -> dict:
@@ -45,7 +49,7 @@ def run(n: int, seed: int) -> dict:
         topo, diameter = line(5, LOSS), 4
     else:
         topo, diameter = random_geometric(n, LOSS, DEGREE, seed)
-    net = Territory(topo, seed=seed, hop_limit=HOPS)
+    net = Territory(topo, seed=seed, hop_limit=HOPS, config=CONFIG)
     rng = net.kits[0].engine.rng.__class__(seed)
     end = WARM + MEASURED
     # Publication times: records round robin at RATE per kit-hour, alerts at random times.
@@ -203,7 +207,7 @@ def heal_run(n: int, seed: int) -> dict:
     cut = {(a, b): link for (a, b), link in topo.links.items() if (a in side_a) != (b in side_a)}
     for a, b in cut:
         topo.unlink(a, b, both=False)
-    net = Territory(topo, seed=seed, hop_limit=HOPS)
+    net = Territory(topo, seed=seed, hop_limit=HOPS, config=CONFIG)
     created: dict = {}
     k = 0
     for t in [RECORDS_FROM + j * 3600 / (RATE * n) for j in range(RATE * n)]:
@@ -267,12 +271,16 @@ def heal_table(sizes) -> bool:
     return ok
 
 
-SIZES = {5: tuple(range(1, 11)), 20: tuple(range(1, 7)), 50: (1, 2), 100: (1, 2)}  # seeds: about 4 alerts a run, so p95 needs several
+SIZES = {5: tuple(range(1, 11)), 20: tuple(range(1, 11)), 50: (1, 2), 100: (1, 2)}  # seeds: about 4 alerts a run, so p95 needs several
 
 
 def main() -> None:
     """`--sizes 5,20` runs only those sizes (one process per size runs them in parallel)."""
+    global CONFIG
     args = sys.argv[1:]
+    overrides = {a.split("=", 1)[0]: ast.literal_eval(a.split("=", 1)[1])
+                 for flag, a in zip(args, args[1:]) if flag == "--set"}
+    CONFIG = replace(SyncConfig(), **overrides)
     chosen = [int(x) for x in args[args.index("--sizes") + 1].split(",")] if "--sizes" in args else list(SIZES)
     print("$ .venv/bin/python bench/mesh_territory.py " + " ".join(args) + "\n")
     sizes = [(n, SIZES[n]) for n in chosen]
