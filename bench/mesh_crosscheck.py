@@ -17,12 +17,13 @@ kit, round robin over six kinds, and one alert) and the same SyncConfig: the eng
 scaled down by `TIMER_SCALE` so that a TCP run lasts about a minute of wall time. The kits'
 own health reports are off on the TCP side (the territory has none).
 
-Measured per side: the share of (record, other kit) pairs delivered by the end of the run and
-within 30 s of publication, the delay from publication to a kit holding it (p50 / p95 per
-kind), and frames put on air per radio (own, relays, NodeInfo).
+Measured per side: the share of routine (record, other kit) pairs held by the end of the run,
+and within 3 s and 30 s of publication for kits in range of the origin and 2+ hops away; the
+delay from publication to a kit holding it (p50 / p95 per kind); frames put on air per radio
+(own, relays, NodeInfo) and receptions lost to collisions.
 
 Run: PYTHONPATH=. .venv/bin/python bench/mesh_crosscheck.py [--scenarios line3,line4,square4]
-     [--seeds 30] [--tcp-runs 3] [--speed 10]
+     [--seeds 40] [--tcp-runs 4] [--speed 10]
 """
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -42,11 +44,10 @@ from kit.mesh.records import Alert  # noqa: E402
 from kit.mesh.scheduler import SchedulerConfig  # noqa: E402
 from kit.mesh.sync import RecordReceived, SyncConfig, SyncEngine  # noqa: E402
 from kit.sim.medium import Topology  # noqa: E402
-from kit.sim.territory import Territory, line  # noqa: E402
+from kit.sim.territory import Territory, _hops_from, line  # noqa: E402
 
 PRESET, HOPS, LOSS = "SHORT_FAST", 3, 0.2
 T0 = 1_767_225_600
-WITHIN_S = 30.0  # "delivered fast": within this of publication
 # The engine's timers (relays, echoes, digests, requests, the gap between two frames of a
 # kit) divided by this: on SHORT_FAST a frame is ~16 x shorter than on LONG_FAST, so the
 # timers, a third of their defaults, still leave more frame-times between two decisions.
@@ -128,6 +129,8 @@ class Run:
     records: list = field(default_factory=list)  # (kind, origin kit, t_pub, [t_held or None per kit])
     frames: list = field(default_factory=list)
     collided: int = 0
+    late: float = 0.0  # TCP side: the latest publication, sim s after its planned time
+    naks: Counter = field(default_factory=Counter)  # Routing errors the radios gave their kit
 
 
 def kind_of(record: r.Record) -> str:
@@ -138,18 +141,32 @@ def kind_of(record: r.Record) -> str:
 
 def run_territory(sc: Scenario, seed: int, config: SyncConfig = CONFIG) -> Run:
     net = Territory(sc.topology(), seed=seed, hop_limit=HOPS, preset=PRESET, config=config)
+    run = Run("territory")
+    for kit in net.kits:  # what each radio tells its kit about its own packets (an observation)
+        kit.node.api.deliver = _noting_naks(kit.node.api.deliver, kit.node.node_num, run.naks)
     published = []
     for t, i, sample in sc.plan():
         net.run_until(t)
         record = net.publish(i, lambda o, s, c, sample=sample: replace(sample, origin=o, seq=s, created_at=T0 + int(c)))
         published.append((record, i, net.now))
     net.run_until(sc.end)
-    run = Run("territory")
     for record, i, t in published:
         run.records.append((kind_of(record), i, t, [k.stored_at.get(record.uid) for k in net.kits]))
     run.frames = [net.medium.stats[i].tx_frames for i in range(sc.kits)]
     run.collided = sum(s.rx_collided for s in net.medium.stats.values())
     return run
+
+
+def _noting_naks(deliver, node: int, naks: Counter):
+    from meshtastic.protobuf import mesh_pb2, portnums_pb2
+
+    def noted(p: mesh_pb2.MeshPacket) -> None:
+        if getattr(p, "from") == node and p.decoded.portnum == portnums_pb2.ROUTING_APP:
+            routing = mesh_pb2.Routing.FromString(p.decoded.payload)
+            if routing.error_reason:
+                naks[mesh_pb2.Routing.Error.Name(routing.error_reason)] += 1
+        deliver(p)
+    return noted
 
 
 # --- TCP side: the real radio adapter, the real meshtastic library, the TCP simulator -------------
@@ -173,6 +190,11 @@ def run_tcp(sc: Scenario, seed: int, speed: float, workdir: Path, config: SyncCo
             self.engine = SyncEngine(self.origin, self.store, self.rng, now, config, radio_node=node,
                                      keys=self.kit.frame_keys)
 
+        def refused(self, packet_id, reason: str, now: float) -> None:
+            if reason != "NONE":
+                naks[reason] += 1
+            super().refused(packet_id, reason, now)
+
     class ObservedService(MeshService):
         """MeshService, noting when this kit first stored each record (an observation only)."""
 
@@ -195,6 +217,7 @@ def run_tcp(sc: Scenario, seed: int, speed: float, workdir: Path, config: SyncCo
     mesh = Mesh(sc.kits, sc.topology(), preset=PRESET, speed=speed, seed=seed, hop_limit=HOPS,
                 nodeinfo_delay=30.0, nodeinfo_stagger=10.0)
     key = new_kit_key()
+    naks: Counter = Counter()
     service_config = ServiceConfig(heartbeat_s=5, answer_timeout_s=5, backoff_s=(0.2, 1.0), preset=PRESET,
                                    speed=speed, health_interval_s=0)
     epoch = time.time()
@@ -215,12 +238,13 @@ def run_tcp(sc: Scenario, seed: int, speed: float, workdir: Path, config: SyncCo
             if time.monotonic() > deadline:
                 raise RuntimeError("the kits did not connect to the simulated radios")
             time.sleep(0.05)
-        published = []
+        published, late = [], 0.0
+        if mesh.now() > sc.warm:
+            raise RuntimeError(f"the kits took until {mesh.now():.0f} s (sim) to connect: warm-up too short")
         for t, i, sample in sc.plan():
-            if mesh.now() > t + 1.0:
-                raise RuntimeError(f"TCP run late: publication due at {t:.0f} s, now {mesh.now():.0f} s")
             while mesh.now() < t:
                 time.sleep(min(0.02, (t - mesh.now()) / speed))
+            late = max(late, mesh.now() - t)  # delays count from the actual publication
             fields = {f.name: getattr(sample, f.name) for f in dataclasses.fields(sample)
                       if f.name not in ("origin", "seq", "created_at", "exercise")}
             now = mesh.now()
@@ -229,7 +253,7 @@ def run_tcp(sc: Scenario, seed: int, speed: float, workdir: Path, config: SyncCo
             published.append((record, i, now))
         while mesh.now() < sc.end:
             time.sleep(0.05)
-        run = Run("tcp")
+        run = Run("tcp", late=late, naks=naks)
         for record, i, t in published:
             held = [s.held.get(record.uid) for s in services]
             run.records.append((kind_of(record), i, t, [None if h is None else h - epoch for h in held]))
@@ -247,6 +271,13 @@ def run_tcp(sc: Scenario, seed: int, speed: float, workdir: Path, config: SyncCo
 
 # --- figures -----------------------------------------------------------------------------------------
 
+# The shares compared: routine (record, kit) pairs held within 3 s and within 30 s, for kits in range
+# of the record's origin (1 hop) and beyond (2+). Each catches a different fidelity bug (see
+# tests/test_mesh_crosscheck.py): loss ignored (1 hop, 3 s), sync frames flooded by the radios
+# instead of sent to the kits in range (2+, 3 s), hop fields lost on the way to the engine (2+, 30 s).
+SHARES = (("1 hop", 1, 3.0), ("1 hop", 1, 30.0), ("2+ hops", 2, 3.0), ("2+ hops", 2, 30.0))
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -254,47 +285,69 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def pairs(run: Run, kind: str | None = None):
-    """(delay or None) for every (record, kit other than its origin) pair."""
-    for k, origin, t, held in run.records:
-        if kind is None or k == kind:
-            for j, h in enumerate(held):
-                if j != origin:
-                    yield None if h is None else h - t
+def delays(sc: Scenario, run: Run, kind: str, hops: int | None = None) -> list:
+    """Delay (None: never held) of every (record, kit other than its origin) pair of a kind;
+    `hops` 1: kits in range of the origin, 2: the others."""
+    topo = sc.topology()
+    away = {a: _hops_from(topo, a) for a in range(sc.kits)}
+    return [None if h is None else h - t
+            for k, origin, t, held in run.records if k == kind
+            for j, h in enumerate(held)
+            if j != origin and (hops is None or (away[origin][j] == 1) == (hops == 1))]
 
 
-def summary(runs: list[Run]) -> dict:
-    """Pooled over runs; `*_runs` are the per-run values (their spread is the seed noise)."""
-    out = {}
-    for kind in ("routine", "alert"):
-        delays = [d for run in runs for d in pairs(run, kind)]
-        got = [d for d in delays if d is not None]
-        out[kind] = dict(n=len(delays), delivered=len(got) / len(delays), fast=sum(d <= WITHIN_S for d in got) / len(delays),
-                         p50=pct(got, .5), p95=pct(got, .95))
-    per_run = []
-    for run in runs:
-        delays = list(pairs(run))
-        per_run.append(sum(d is not None and d <= WITHIN_S for d in delays) / len(delays))
-    out["fast_runs"] = per_run
-    out["delivered_runs"] = [sum(d is not None for d in pairs(run)) / sum(1 for _ in pairs(run)) for run in runs]
-    out["frames"] = statistics.fmean(f for run in runs for f in run.frames)
-    out["collided"] = statistics.fmean(run.collided for run in runs)
+def shares(sc: Scenario, run: Run) -> list[float]:
+    out = []
+    for _label, hops, within in SHARES:
+        ds = delays(sc, run, "routine", hops)
+        out.append(sum(d is not None and d <= within for d in ds) / len(ds))
     return out
 
 
-def binomial_sd(p: float, n: int) -> float:
-    return math.sqrt(max(p * (1 - p), 1e-9) / n)
+def summary(sc: Scenario, runs: list[Run]) -> dict:
+    """Pooled over runs, and the per-run shares (their spread is the run-to-run noise)."""
+    out = {"runs": len(runs), "shares": [shares(sc, run) for run in runs]}
+    for kind in ("routine", "alert"):
+        ds = [d for run in runs for d in delays(sc, run, kind)]
+        got = [d for d in ds if d is not None]
+        out[kind] = dict(delivered=len(got) / len(ds), p50=pct(got, .5), p95=pct(got, .95))
+    out["frames_runs"] = [statistics.fmean(run.frames) for run in runs]
+    out["frames"] = statistics.fmean(out["frames_runs"])
+    out["collided"] = statistics.fmean(run.collided for run in runs)
+    out["naks"] = sum((run.naks for run in runs), Counter())
+    return out
 
 
-def row(name: str, side: str, runs: list[Run]) -> dict:
-    s = summary(runs)
-    fr = s["fast_runs"]
-    spread = f"{min(fr):.2f}-{max(fr):.2f}"
-    print(f"{name:>8} {side:>9} {len(runs):>4}"
-          f" {s['routine']['delivered']:>8.1%} {s['routine']['fast']:>7.1%} {s['routine']['p50']:>5.1f}/{s['routine']['p95']:<5.1f}"
-          f" {s['alert']['delivered']:>8.1%} {s['alert']['fast']:>7.1%} {s['alert']['p50']:>5.1f}/{s['alert']['p95']:<5.1f}"
-          f" {spread:>11} {s['frames']:>7.1f} {s['collided']:>6.1f}")
-    return s
+def compare(terr: dict, tcp: dict) -> list[tuple[float, float, float, float]]:
+    """Per share, then for the frames per radio: (territory mean, run-to-run sd, tcp mean, z)
+    where z is the difference of the two means in standard errors (a two-sample t statistic:
+    the run-to-run sd pooled over both sides, mostly the territory's many seeds)."""
+    out = []
+    for m in range(len(SHARES) + 1):
+        a = [s[m] for s in terr["shares"]] if m < len(SHARES) else terr["frames_runs"]
+        b = [s[m] for s in tcp["shares"]] if m < len(SHARES) else tcp["frames_runs"]
+        diff = abs(statistics.fmean(a) - statistics.fmean(b))
+        sd = math.sqrt((statistics.variance(a) * (len(a) - 1) + (statistics.variance(b) if len(b) > 1 else 0.0)
+                        * (len(b) - 1)) / (len(a) + len(b) - 2))
+        se = sd * math.sqrt(1 / len(a) + 1 / len(b))
+        out.append((statistics.fmean(a), sd, statistics.fmean(b), diff / se if se else (0.0 if diff == 0 else math.inf)))
+    return out
+
+
+def print_row(name: str, side: str, s: dict) -> None:
+    means = [statistics.fmean(x[m] for x in s["shares"]) for m in range(len(SHARES))]
+    ro, al = s["routine"], s["alert"]
+    print(f"{name:>8} {side:>9} {s['runs']:>4} {ro['delivered']:>6.1%} " + " ".join(f"{m:>6.2f}" for m in means)
+          + f" {ro['p50']:>5.1f}/{ro['p95']:<5.1f} {al['delivered']:>6.1%} {al['p50']:>4.1f}/{al['p95']:<4.1f}"
+          f" {s['frames']:>6.1f} {s['collided']:>5.1f}  "
+          + ", ".join(f"{k} {v / s['runs']:.2f}" for k, v in sorted(s["naks"].items())))
+
+
+def header() -> None:
+    cols = " ".join(f"{('≤%.0fs' % w):>6}" for _l, _h, w in SHARES)
+    print(f"{'':>8} {'':>9} {'':>4} {'':>6}  {'in range':^13} {'2+ hops':^13}")
+    print(f"{'scenario':>8} {'side':>9} {'runs':>4} {'held':>6} {cols} {'p50/p95':<11} {'alert':>6} {'p50/p95':<9}"
+          f" {'frames':>6} {'coll':>5}  NAKs/run")
 
 
 def main() -> None:
@@ -303,32 +356,33 @@ def main() -> None:
     def opt(name, default):
         return args[args.index(name) + 1] if name in args else default
     names = opt("--scenarios", "line3,line4,square4").split(",")
-    seeds = int(opt("--seeds", "30"))
-    tcp_runs = int(opt("--tcp-runs", "3"))
+    seeds = int(opt("--seeds", "40"))
+    tcp_runs = int(opt("--tcp-runs", "4"))
     speed = float(opt("--speed", "10"))
     print("$ PYTHONPATH=. .venv/bin/python bench/mesh_crosscheck.py " + " ".join(args) + "\n")
-    print(f"{PRESET}, {LOSS:.0%} loss per link, hop limit {HOPS}, engine timers / {TIMER_SCALE:g}; TCP at x{speed:g}.")
-    print(f"pairs = (record, kit other than its origin); fast = held within {WITHIN_S:.0f} s; delay p50/p95 in sim s;")
-    print("fast/run = spread of the per-run fast share (all kinds); frames = mean frames on air per radio;")
-    print("coll = frames lost to collisions per run (all receivers).")
-    print(f"{'scenario':>8} {'side':>9} {'runs':>4} {'routine':>8} {'fast':>7} {'p50/p95':<11} {'alert':>8} {'fast':>7}"
-          f" {'p50/p95':<11} {'fast/run':>11} {'frames':>7} {'coll':>6}")
+    print(f"{PRESET}, {LOSS:.0%} loss per link, hop limit {HOPS}, engine timers / {TIMER_SCALE:g}; TCP side at x{speed:g}"
+          " real time.")
+    print("Routine (record, kit) pairs: held = by the end of the run; then the share held within 3 s / 30 s of")
+    print("publication, for kits in range of its origin and 2+ hops away; delay p50/p95 in sim s. alert = the")
+    print("same for the alert's pairs. frames = mean frames on air per radio (own, relays, NodeInfo);")
+    print("coll = receptions lost to collisions per run; NAKs = Routing errors a radio gave its kit about its own")
+    print("packets, per run. z = |territory - tcp| in standard errors (seed spread).")
+    header()
     for name in names:
         sc = SCENARIOS[name]
         t0 = time.time()
-        terr = [run_territory(sc, seed) for seed in range(1, seeds + 1)]
-        a = row(name, "territory", terr)
-        tcp = []
+        terr = summary(sc, [run_territory(sc, seed) for seed in range(1, seeds + 1)])
+        print_row(name, "territory", terr)
+        runs = []
         for seed in range(1, tcp_runs + 1):
             with tempfile.TemporaryDirectory() as tmp:
-                tcp.append(run_tcp(sc, seed, speed, Path(tmp)))
-        b = row(name, "tcp", tcp)
-        fa = statistics.fmean(a["fast_runs"])
-        fb = statistics.fmean(b["fast_runs"])
-        sd = statistics.stdev(a["fast_runs"]) if len(a["fast_runs"]) > 1 else float("nan")
-        print(f"{'':>8} fast share: territory {fa:.3f} (seed sd {sd:.3f}), tcp {fb:.3f} over {len(tcp)} runs: "
-              f"|diff| = {abs(fa - fb) / (sd / math.sqrt(len(tcp))):.1f} standard errors of a {len(tcp)}-run mean"
-              f"   ({time.time() - t0:.0f} s)")
+                runs.append(run_tcp(sc, seed, speed, Path(tmp)))
+        tcp = summary(sc, runs)
+        print_row(name, "tcp", tcp)
+        zs = compare(terr, tcp)
+        print(f"{'':>8} {'z':>9} {'':>4} {'':>6} " + " ".join(f"{z:>6.1f}" for *_x, z in zs[:-1])
+              + " " * 30 + f"{zs[-1][3]:>6.1f}"
+              + f"   (seed sd {', '.join(f'{sd:.2f}' for _a, sd, _b, _z in zs)}; {time.time() - t0:.0f} s)")
 
 
 if __name__ == "__main__":
