@@ -43,6 +43,7 @@ from kit.mesh import records as r  # noqa: E402
 from kit.mesh.records import Alert  # noqa: E402
 from kit.mesh.scheduler import SchedulerConfig  # noqa: E402
 from kit.mesh.sync import RecordReceived, SyncConfig, SyncEngine  # noqa: E402
+from kit.radio.pump import RETRY_AFTER_S  # noqa: E402
 from kit.sim.medium import Topology  # noqa: E402
 from kit.sim.territory import Territory, _hops_from, line  # noqa: E402
 
@@ -131,6 +132,7 @@ class Run:
     collided: int = 0
     late: float = 0.0  # TCP side: the latest publication, sim s after its planned time
     naks: Counter = field(default_factory=Counter)  # Routing errors the radios gave their kit
+    lags: list = field(default_factory=list)  # TCP side: sim s each simulator timer ran after its time
 
 
 def kind_of(record: r.Record) -> str:
@@ -139,8 +141,10 @@ def kind_of(record: r.Record) -> str:
 
 # --- territory side ------------------------------------------------------------------------------
 
-def run_territory(sc: Scenario, seed: int, config: SyncConfig = CONFIG) -> Run:
-    net = Territory(sc.topology(), seed=seed, hop_limit=HOPS, preset=PRESET, config=config)
+def run_territory(sc: Scenario, seed: int, config: SyncConfig = CONFIG, retries: bool = True) -> Run:
+    """`retries`: the kits hand NAKed frames over again, as kit/radio/pump.py does."""
+    net = Territory(sc.topology(), seed=seed, hop_limit=HOPS, preset=PRESET, config=config,
+                    retry_after=RETRY_AFTER_S if retries else None)
     run = Run("territory")
     for kit in net.kits:  # what each radio tells its kit about its own packets (an observation)
         kit.node.api.deliver = _noting_naks(kit.node.api.deliver, kit.node.node_num, run.naks)
@@ -223,6 +227,15 @@ def run_tcp(sc: Scenario, seed: int, speed: float, workdir: Path, config: SyncCo
     epoch = time.time()
     clock = lambda: epoch + mesh.now()  # noqa: E731
     kits, services = [], []
+    lags: list = []
+    due = mesh.scheduler._next_due
+
+    def next_due():  # how late the real-time loop runs each timer (virtual time: never)
+        timer = due()
+        if timer is not None:
+            lags.append(mesh.scheduler.now() - timer.when)
+        return timer
+    mesh.scheduler._next_due = next_due
     mesh.start()
     try:
         for i in range(sc.kits):
@@ -253,7 +266,7 @@ def run_tcp(sc: Scenario, seed: int, speed: float, workdir: Path, config: SyncCo
             published.append((record, i, now))
         while mesh.now() < sc.end:
             time.sleep(0.05)
-        run = Run("tcp", late=late, naks=naks)
+        run = Run("tcp", late=late, naks=naks, lags=lags)
         for record, i, t in published:
             held = [s.held.get(record.uid) for s in services]
             run.records.append((kind_of(record), i, t, [None if h is None else h - epoch for h in held]))
