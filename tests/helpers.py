@@ -173,17 +173,24 @@ def check_requirements(item) -> None:
             environment_skip(why)
 
 
+def decode_all(frame: bytes, sender: int, now: float) -> list:
+    """The messages of an unsealed frame: one, or each record of a BATCH frame."""
+    from kit.mesh.codec import Decoder, unbatch
+
+    decoder = Decoder()
+    return [decoder.decode(part, sender, now) for part in unbatch(frame)]
+
+
 def engine_output(engine, until: float, now: float = 0.0) -> list:
     """(decoded message, send time) of everything a SyncEngine transmits until `until`,
     stepping from one of its wakeups to the next."""
-    from kit.mesh.codec import Decoder
 
     out = []
     while now <= until:
         engine.tick(now)
         frame = engine.next_transmission(now)
         if frame is not None:
-            out.append((Decoder().decode(frame, engine.radio_node, now), now))
+            out += [(msg, now) for msg in decode_all(frame, engine.radio_node, now)]
         wake = engine.next_wakeup(now)
         if wake is None:
             break

@@ -30,8 +30,8 @@ def test_one_source_cannot_take_more_than_its_share_of_airtime():
         t = now + step
         frame = engine.next_transmission(t)
         while frame is not None:
-            parsed = codec.parse_frame(frame, 1)
-            if isinstance(parsed, codec.RecordFrame) and parsed.uid.seq == 301 and sent_at is None:
+            parsed = [codec.parse_frame(part, 1) for part in codec.unbatch(frame)]
+            if any(isinstance(p, codec.RecordFrame) and p.uid.seq == 301 for p in parsed) and sent_at is None:
                 sent_at = step
             frame = engine.next_transmission(t)
     flood = engine.scheduler.airtime_used_ms(now + 3599, source="web:10.42.0.66")

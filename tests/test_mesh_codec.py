@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from kit.mesh import records as r
 from kit.mesh.codec import (
+    MAX_BODY,
     MAX_FRAME,
     Decoder,
     Digest,
@@ -14,8 +15,13 @@ from kit.mesh.codec import (
     Pending,
     Rejected,
     Request,
+    batch,
+    batch_size,
     encode,
     encode_control,
+    packable,
+    split_batch,
+    unbatch,
     wants_room,
     with_wants,
 )
@@ -334,3 +340,81 @@ def test_own_flag_round_trips():
             frame = encode(rec, sender=sender, own=own)[0]
             decoded = Decoder().decode_full(frame, sender, 0.0)
             assert decoded.result == rec and decoded.own is own
+
+
+# --- batch frames --------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(*(s for cls, s in RECORDS.items() if cls is not r.Alert)), min_size=2, max_size=6))
+def test_a_batch_carries_its_records_back_unchanged(records):
+    frames = [f for rec in records for f in encode(rec, sender=9)]
+    whole = [f for f in frames if packable(f)]
+    chosen = []
+    for f in whole:
+        if batch_size([len(x) for x in chosen + [f]]) <= MAX_BODY:
+            chosen.append(f)
+    if len(chosen) < 2:
+        return
+    packed = batch(chosen)
+    assert len(packed) == batch_size([len(f) for f in chosen]) <= MAX_BODY
+    assert unbatch(packed) == chosen
+    decoder = Decoder()
+    assert [decoder.decode(f, 9, 0.0) for f in unbatch(packed)] == [
+        decoder.decode(f, 9, 0.0) for f in chosen
+    ]
+
+
+def test_heads_ride_with_the_records_and_a_single_record_may_carry_them():
+    status = encode(site_status(), sender=9)[0]
+    heads = (r.Uid(7, 300), r.Uid(r.MAX_NODE, 1))
+    for frames in ([status], [status, status]):
+        packed = batch(frames, heads)
+        assert len(packed) == batch_size([len(f) for f in frames], heads)
+        assert split_batch(packed) == (heads, frames) and unbatch(packed) == frames
+    with pytest.raises(ValueError):
+        batch([status], heads * 2)  # at most MAX_HEADS
+
+
+def test_alerts_fragments_and_control_frames_are_never_batched():
+    status, alert = encode(site_status(), sender=9)[0], alert_frames(1)[0]
+    fragment = encode(r.Board(origin=9, seq=1, created_at=1_767_225_600, text="x" * 400), sender=9)[0]
+    digest = encode_control(Digest((DigestEntry(9, 1, 1),)))
+    for other in (alert, fragment, digest):
+        assert not packable(other)
+        with pytest.raises(ValueError):
+            batch([status, other])
+    assert batch([status]) == status  # one frame goes as is
+    assert unbatch(status) == [status]
+
+
+@pytest.mark.parametrize(
+    "case, reason",
+    [
+        ("empty", "bad_batch"),
+        ("heads", "bad_heads"),
+        ("nested", "bad_batch"),
+        ("control", "bad_batch"),
+        ("truncated", "truncated"),
+        ("origin", "bad_heads"),
+    ],
+)
+def test_malformed_batches_are_refused_with_a_reason(case, reason):
+    from kit.mesh.wire import Malformed
+
+    status = encode(site_status(), sender=9)[0]
+    good = batch([status, status])
+    head = bytes((good[0], 0))
+    digest = encode_control(Digest((DigestEntry(9, 1, 1),)))
+    frame = {
+        "empty": head,
+        "heads": bytes((good[0], 4)) + bytes(4 * 5) + bytes((len(status),)) + status,
+        "nested": head + bytes((len(good),)) + good + bytes((len(status),)) + status,
+        "control": head + bytes((len(digest),)) + digest + bytes((len(status),)) + status,
+        "truncated": good[:-3],
+        "origin": bytes((good[0], 1)) + bytes((0, 0, 0, 0, 1)) + good[2:],
+    }[case]
+    with pytest.raises(Malformed) as caught:
+        unbatch(frame)
+    assert caught.value.reason == reason
+    assert Decoder().decode(good, 9, 0.0) == Rejected("unsplit_batch")  # split before decoding

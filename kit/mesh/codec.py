@@ -22,6 +22,12 @@ Record frames then carry:
              instruction, area as packed texts, expires, signature); split in order
              across the fewest fragments when the frame would exceed 200 bytes.
 Control frames (DIGEST, REQUEST) are described with their dataclasses below.
+A BATCH frame carries whole record frames, each as uvarint length + frame (`batch`,
+`unbatch`): records waiting together (relays, answers, a healed partition's hand-over)
+share one LoRa preamble, one mesh header and one kit-key tag. Its byte 1 is the number of
+*heads* (0-3) that follow it, each origin fixed32 + seq uvarint: records the sender stored
+lately. A kit that lacks one learns of it within a frame-time, not at the next record of
+its origin or the next digest (sync.py).
 """
 from __future__ import annotations
 
@@ -69,9 +75,11 @@ class FrameType(IntEnum):
     HEALTH = 11
     DIGEST = 16
     REQUEST = 17
+    BATCH = 18
+    NEIGHBOURS = 19
 
 
-CONTROL_TYPES = {FrameType.DIGEST, FrameType.REQUEST}
+CONTROL_TYPES = {FrameType.DIGEST, FrameType.REQUEST, FrameType.NEIGHBOURS}
 # Frames the radios flood (the mesh's hop limit) with want_ack: on a broadcast the firmware
 # then listens for a neighbour's relay (an implicit ACK) and sends again, up to 3 times in
 # all, when it hears none (fw src/mesh/ReliableRouter.cpp, NUM_RELIABLE_RETX). Every other
@@ -81,12 +89,107 @@ CONTROL_TYPES = {FrameType.DIGEST, FrameType.REQUEST}
 FLOODED_TYPES = {FrameType.ALERT}
 
 
+# On LONG_FAST a frame's fixed cost (preamble, LoRa and mesh headers, kit-key tag) is
+# about 0.4 s, half the air of a typical 42-byte record: packed by two or more, each record
+# costs 30-45 % less (kit/mesh/airtime.py, BENCHMARKS.md). Fragments and alerts go alone
+# (a fragment's siblings and an alert's radio flood are per frame).
+BATCH_HEADER = 2
+MAX_HEADS = 3
+
+
+def _heads_bytes(heads) -> bytes:
+    out = bytearray()
+    for origin, seq in heads:
+        write_fixed32(out, origin)
+        write_uvarint(out, seq)
+    return bytes(out)
+
+
+def batch_size(sizes: list[int], heads=()) -> int:
+    """Bytes of a BATCH frame holding frames of these sizes, and these heads."""
+    return BATCH_HEADER + len(_heads_bytes(heads)) + sum(n + (1 if n < 128 else 2) for n in sizes)
+
+
+def batch(frames: list[bytes], heads=()) -> bytes:
+    """One frame carrying `frames` (unfragmented record frames) and `heads` (uids the
+    sender holds, at most MAX_HEADS); a single frame without heads goes as is."""
+    if len(frames) == 1 and not heads:
+        return frames[0]
+    if not frames or len(heads) > MAX_HEADS:
+        raise ValueError("a batch holds at least one record and at most MAX_HEADS heads")
+    out = bytearray((VERSION << 5 | FrameType.BATCH, len(heads)))
+    out += _heads_bytes(heads)
+    for frame in frames:
+        if not packable(frame):
+            raise ValueError("only whole record frames are batched")
+        write_uvarint(out, len(frame))
+        out += frame
+    if len(out) > MAX_BODY:
+        raise ValueError(f"batch over {MAX_BODY} bytes")
+    return bytes(out)
+
+
+def packable(frame: bytes) -> bool:
+    """A whole record frame that is not an alert: it may share a BATCH frame."""
+    kind = frame[0] & 0x1F
+    return kind in CLASS_OF and kind not in FLOODED_TYPES and not frame[1] & FLAG_FRAGMENT
+
+
+def is_batch(frame: bytes) -> bool:
+    return len(frame) >= 2 and frame[0] == VERSION << 5 | FrameType.BATCH
+
+
+def unbatch(frame: bytes) -> list[bytes]:
+    """The frames a frame carries: itself, or a BATCH frame's records."""
+    return split_batch(frame)[1]
+
+
+def split_batch(frame: bytes) -> tuple[tuple[Uid, ...], list[bytes]]:
+    """(heads, frames) of a BATCH frame; ((), [frame]) for any other. Raises Malformed for
+    a batch with no record, too many or bad heads, a truncated part or anything but whole
+    record frames inside."""
+    if not is_batch(frame):
+        return (), [frame]
+    if len(frame) > MAX_FRAME:
+        raise Malformed("oversized")
+    if frame[1] > MAX_HEADS:
+        raise Malformed("bad_heads")
+    rd = Reader(frame, 2)
+    heads = []
+    for _ in range(frame[1]):
+        uid = Uid(rd.fixed32(), rd.uvarint())
+        if not (1 <= uid.origin <= r.MAX_NODE and 1 <= uid.seq <= r.MAX_SEQ):
+            raise Malformed("bad_heads")
+        heads.append(uid)
+    inner = []
+    while rd.remaining:
+        part = rd.take(rd.uvarint())
+        if len(part) < 2 or part[0] >> 5 != VERSION or not packable(part):
+            raise Malformed("bad_batch")
+        inner.append(part)
+    if not inner:
+        raise Malformed("bad_batch")
+    return tuple(heads), inner
+
+
 def is_flooded(frame: bytes) -> bool:
     """An alert's frame (sealed or not: the type is byte 0 either way)."""
     return bool(frame) and frame[0] & 0x1F in FLOODED_TYPES
 
 
 # --- control messages ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """The kits the sender hears first-hand (radio node numbers). Body: fixed32 each,
+    ascending, at most MAX_NEIGHBOURS. A kit that knows who its neighbours hear can tell
+    when a record it holds has reached all of its own neighbours already (sync.py)."""
+
+    nodes: tuple[int, ...]
+
+
+MAX_NEIGHBOURS = 40  # 2 + 160 bytes: one frame; a kit hearing more lists the latest heard
 
 
 @dataclass(frozen=True)
@@ -397,7 +500,7 @@ def encode(record: Record, sender: int | None = None, own: bool = False) -> list
     ]
 
 
-def encode_control(message: Digest | Request) -> bytes:
+def encode_control(message: Digest | Request | Neighbours) -> bytes:
     """The control frame; ValueError if it would not fit (size it first with `control_size`)."""
     out = _control_bytes(message)
     if len(out) > MAX_BODY:
@@ -405,13 +508,17 @@ def encode_control(message: Digest | Request) -> bytes:
     return out
 
 
-def control_size(message: Digest | Request) -> int:
+def control_size(message: Digest | Request | Neighbours) -> int:
     """Bytes `encode_control` would make, without raising."""
     return len(_control_bytes(message))
 
 
-def _control_bytes(message: Digest | Request) -> bytes:
-    if isinstance(message, Digest):
+def _control_bytes(message: Digest | Request | Neighbours) -> bytes:
+    if isinstance(message, Neighbours):
+        out = bytearray((VERSION << 5 | FrameType.NEIGHBOURS, 0))
+        for node in sorted(set(message.nodes))[:MAX_NEIGHBOURS]:
+            write_fixed32(out, node)
+    elif isinstance(message, Digest):
         out = bytearray((VERSION << 5 | FrameType.DIGEST, 0))
         cover = (1 if message.lo else 0) | (2 if message.hi != r.MAX_NODE else 0)
         out.append(cover)
@@ -494,9 +601,13 @@ def parse_frame(payload: bytes, from_node: int) -> RecordFrame | Digest | Reques
         raise Malformed("unknown_type") from None
     if flags & ~KNOWN_FLAGS:
         raise Malformed("unknown_flags")
+    if frame_type is FrameType.BATCH:
+        raise Malformed("unsplit_batch")  # `unbatch` it first
     if frame_type in CONTROL_TYPES:
         if flags:
             raise Malformed("flags_on_control")
+        if frame_type is FrameType.NEIGHBOURS:
+            return _parse_neighbours(rd)
         return _parse_digest(rd) if frame_type is FrameType.DIGEST else _parse_request(rd)
     origin = from_node if flags & FLAG_ORIGIN_IS_SENDER else rd.fixed32()
     seq = rd.uvarint()
@@ -530,6 +641,16 @@ def _parse_digest(rd: Reader) -> Digest:
     if lo > hi:
         raise Malformed("bad_digest")
     return Digest(tuple(entries), lo, hi)
+
+
+def _parse_neighbours(rd: Reader) -> Neighbours:
+    nodes: list[int] = []
+    while rd.remaining:
+        node = rd.fixed32()
+        if not 1 <= node <= r.MAX_NODE or (nodes and node <= nodes[-1]) or len(nodes) == MAX_NEIGHBOURS:
+            raise Malformed("bad_neighbours")
+        nodes.append(node)
+    return Neighbours(tuple(nodes))
 
 
 def _parse_request(rd: Reader) -> Request:

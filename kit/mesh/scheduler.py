@@ -26,6 +26,10 @@ Late bytes: an item may reserve `extra` bytes per frame that the caller fills in
 frame is popped (`next_frame(now, finalize)`: the sync engine piggy-backs its current wants
 on record frames, so they are fresh when the frame goes on air, not when it was queued).
 Budget checks count the reserve; the log counts what was actually sent.
+
+Packing (`next_frames` with `pack`): after the head frame, other ready single-frame items of
+the record lanes it may share a frame with go in the same transmission, as many as `size`
+says fit. Each is logged with the airtime it adds (its lane and source keep their shares).
 """
 from __future__ import annotations
 
@@ -185,8 +189,8 @@ class AirtimeScheduler:
 
     # --- choosing the next frame -------------------------------------------------------
 
-    def _candidates(self):
-        """(lane, source, item) heads in service order."""
+    def _candidates(self, every: bool = False):
+        """(lane, source, item) heads in service order (`every`: each item, not just heads)."""
         order = [Lane.ALERT, Lane.CONTROL, Lane.STATUS, Lane.CHECKIN, Lane.ROUTINE]
         for lane in order:
             if (self.congested and lane in DEFERRABLE_LANES) or (self.radio_full and lane is not Lane.ALERT):
@@ -194,7 +198,8 @@ class AirtimeScheduler:
             for source, items in self._lanes[lane].by_source.items():
                 if self.congested and source in DEFERRABLE_CONTROL:
                     continue
-                yield lane, source, items[0]
+                for item in (list(items) if every else (items[0],)):
+                    yield lane, source, item
 
     def deferred(self) -> int:
         """Frames held back because the channel is congested or the radio near its limit."""
@@ -206,16 +211,20 @@ class AirtimeScheduler:
         return (sum(len(lanes[lane]) for lane in DEFERRABLE_LANES)
                 + sum(len(i.frames) for src in DEFERRABLE_CONTROL for i in lanes[Lane.CONTROL].by_source.get(src, ())))
 
-    def _ready_time(self, now: float, lane: Lane, source: str, item: _Item) -> float:
+    def _ready_time(self, now: float, lane: Lane, source: str, item: _Item, cost: float | None = None) -> float:
+        """When `item`'s next frame may go; `cost`: the airtime it adds to a frame being
+        packed (then the gap between two transmissions does not apply)."""
         cfg = self.config
-        cost = payload_airtime_ms(len(item.frames[0]) + item.extra + cfg.frame_overhead, cfg.preset)
+        packed = cost is not None
+        if cost is None:
+            cost = payload_airtime_ms(len(item.frames[0]) + item.extra + cfg.frame_overhead, cfg.preset)
         budget = cfg.budget_ms if lane is Lane.ALERT else (1.0 - cfg.alert_reserve) * cfg.budget_ms
         t = self._fits_at(now, cost, budget, None, None)
         if lane is Lane.CONTROL:
             t = max(t, self._fits_at(now, cost, cfg.control_share * cfg.budget_ms, Lane.CONTROL, None))
         elif lane not in UNCAPPED_LANES and source not in cfg.exempt_sources:
             t = max(t, self._fits_at(now, cost, cfg.source_share * cfg.budget_ms, None, source))
-        if self._last_start is not None:
+        if self._last_start is not None and not packed:
             t = max(t, self._last_start + cfg.min_gap_s)
         return t
 
@@ -227,13 +236,37 @@ class AirtimeScheduler:
                 return self._pop(now, lane, source, item, finalize)
         return None
 
+    def next_frames(self, now: float, finalize=None, pack=None, size=None) -> list[bytes]:
+        """The frames to transmit now as one (empty: nothing ready). `pack(frame)`: may this
+        frame share a transmission; `size([frame, ...])`: bytes of the frame they make, or
+        None when they do not fit. Without them, as `next_frame`."""
+        head = self.next_frame(now, finalize)
+        if head is None:
+            return []
+        frames = [head]
+        if pack is None or not pack(head):
+            return frames
+        preset, overhead = self.config.preset, self.config.frame_overhead
+        for lane, source, item in list(self._candidates(every=True)):
+            if item.started or len(item.frames) != 1 or not pack(item.frames[0]):
+                continue
+            total = size(frames + [item.frames[0]])
+            if total is None:
+                continue
+            cost = payload_airtime_ms(total + overhead, preset) - payload_airtime_ms(size(frames) + overhead, preset)
+            if self._ready_time(now, lane, source, item, cost) > now:
+                continue
+            frames.append(item.frames[0])
+            self._pop(now, lane, source, item, cost=cost)
+        return frames
+
     def next_wakeup(self, now: float) -> float | None:
         """When a frame could next be sent; None when nothing is queued or nothing ever could."""
         times = [self._ready_time(now, lane, src, item) for lane, src, item in self._candidates()]
         finite = [t for t in times if t != float("inf")]
         return min(finite) if finite else None
 
-    def _pop(self, now: float, lane: Lane, source: str, item: _Item, finalize=None) -> bytes:
+    def _pop(self, now: float, lane: Lane, source: str, item: _Item, finalize=None, cost: float | None = None) -> bytes:
         frame = item.frames.popleft()
         if finalize is not None and item.extra:
             final = finalize(frame, item.extra)
@@ -241,13 +274,17 @@ class AirtimeScheduler:
                 raise ValueError("finalize added more bytes than reserved")
             frame = final
         item.started = True
-        ms = payload_airtime_ms(len(frame) + self.config.frame_overhead, self.config.preset)
+        ms = payload_airtime_ms(len(frame) + self.config.frame_overhead, self.config.preset) if cost is None else cost
         self._log.append((now, ms, lane, source))
         self.total_ms_by_lane[lane] += ms
         self._last_start = now
         by_source = self._lanes[lane].by_source
         if not item.frames:
-            by_source[source].popleft()
+            queue = by_source[source]
+            if queue[0] is item:
+                queue.popleft()
+            else:  # a packed item behind the head
+                del queue[next(i for i, other in enumerate(queue) if other is item)]
             if item.key is not None:
                 self._keys.pop(item.key, None)
             # Round robin: the source that just finished an item goes to the back.

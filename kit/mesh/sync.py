@@ -67,20 +67,42 @@ Protocol (all frames are broadcasts; the radio floods them):
 from __future__ import annotations
 
 import random
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field, replace
 
 from kit.mesh import codec, frame_auth
 from kit.mesh.airtime import payload_airtime_ms
-from kit.mesh.codec import BROADCAST_ANY, MAX_REQUESTED, Decoder, Digest, DigestEntry, Pending, Rejected, Request, Wants
+from kit.mesh.codec import (
+    BROADCAST_ANY,
+    MAX_NEIGHBOURS,
+    MAX_REQUESTED,
+    Decoder,
+    Digest,
+    DigestEntry,
+    Neighbours,
+    Pending,
+    Rejected,
+    Request,
+    Wants,
+)
 from kit.mesh.fragments import FragmentLimits
 from kit.mesh.frame_auth import FrameKeys
 from kit.mesh.records import MAX_NODE, Alert, Record, SiteStatus, Uid, VolunteerText
-from kit.mesh.scheduler import DIGEST_SOURCE, LANE_OF_PRIORITY, REQUEST_SOURCE, SYNC_SOURCE, AirtimeScheduler, Lane, SchedulerConfig
+from kit.mesh.scheduler import (
+    DIGEST_SOURCE,
+    LANE_OF_PRIORITY,
+    REQUEST_SOURCE,
+    SYNC_SOURCE,
+    AirtimeScheduler,
+    Lane,
+    SchedulerConfig,
+)
 from kit.mesh.store import OriginState, RecordStore, effective_record
 from kit.mesh.trickle import Trickle
+from kit.mesh.wire import Malformed
 
 VOLUNTEER_SOURCE = "volunteer"
+NEIGHBOURS_SOURCE = "neighbours"
 
 
 @dataclass(frozen=True)
@@ -150,6 +172,25 @@ class SyncConfig:
     # duty cycle in the rolling hour (fw Router::send, 10 % in EU868): a margin below it,
     # everything but alerts waits (the radio reports it as air_util_tx).
     radio_tx_limit_percent: float = 9.0
+    # Each kit tells the kits in range which kits it hears first-hand (a NEIGHBOURS frame):
+    # after `neighbours_hold_s` once it hears a new one (at most every `neighbours_gap_s`),
+    # and every `neighbours_every_s` (0: never). A kit then skips passing on a record when
+    # every kit in its range either sent it or is heard by `cover_copies` of the kits that
+    # did: on a territory's mesh most kits' neighbours are each other's, and a record sent
+    # by every kit once is what fills the channel (BENCHMARKS.md). One copy: a neighbour
+    # that lost it (one time in five at 20 % loss) learns of it from the heads of the next
+    # record frame it hears; two copies pruned almost no relay on 20 kits (measured).
+    neighbours_every_s: float = 7200.0
+    neighbours_hold_s: float = 60.0
+    neighbours_gap_s: float = 300.0
+    cover_copies: int = 1
+    # Record transmissions carry the uids of up to this many records this kit stored last
+    # (codec heads): a kit that missed one asks for it at once, not when the next record of
+    # its origin shows the gap (10 minutes at 6 records a kit-hour) or at the next digest.
+    heads: int = 2
+    # Record frames waiting together go in one BATCH frame up to this size (0: one record
+    # per frame, for kits of an older version; see codec.batch).
+    batch_bytes: int = codec.MAX_BODY
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     fragments: FragmentLimits = field(default_factory=FragmentLimits)
 
@@ -277,6 +318,13 @@ class SyncEngine:
         self._local_resends: set[Uid] = set()  # alerts to send again to the kits in range only
         self._local_out: set[bytes] = set()  # ... their frames, until the adapter asks send_options
         self._local_frames = False  # the adapter reports hop limits: sync frames reach the kits in range only
+        self._their_neighbours: dict[int, tuple[frozenset[int], float]] = {}  # kit -> (its range, when told)
+        self._waiting: dict[Uid, set[int] | None] = {}  # queued relays and echoes -> senders heard since
+        self._latest: deque[Uid] = deque(maxlen=4 * codec.MAX_HEADS)  # records stored last (heads)
+        self._heads: tuple[Uid, ...] = ()  # ... offered to the transmission being packed
+        self._announced: frozenset[int] = frozenset()  # our range as last told
+        self._announced_at = float("-inf")
+        self._announce_due: float | None = None
 
     # --- application side -----------------------------------------------------------
 
@@ -294,6 +342,7 @@ class SyncEngine:
         if self.scheduler.is_queued(("push", record.uid)):
             return
         self._arrivals[record.uid] = now
+        self._latest.append(record.uid)
         frames = codec.encode(record, sender=self.radio_node, own=True)
         self.scheduler.enqueue(frames, LANE_OF_PRIORITY[record.PRIORITY], source, ("push", record.uid), self._reserve(frames))
         if isinstance(record, Alert):
@@ -346,6 +395,8 @@ class SyncEngine:
     def _note_neighbour(self, node: int, now: float) -> None:
         if node == self.radio_node or not 1 <= node <= MAX_NODE:
             return
+        if node not in self._announced and self._announce_due is None and self.config.neighbours_every_s:
+            self._announce_due = max(now + self.config.neighbours_hold_s, self._announced_at + self.config.neighbours_gap_s)
         self._neighbours.pop(node, None)
         self._neighbours[node] = now  # dict order: least recently heard first
         if len(self._neighbours) > self.config.max_peers:
@@ -401,23 +452,40 @@ class SyncEngine:
             except (TypeError, ValueError):
                 self.decoder.rejected["not_bytes"] += 1
                 return [FrameRejected("not_bytes", from_node)]
-        result, wants, own = self.decoder.decode_full(payload, from_node, now, known=self.store.has)
-        if isinstance(result, Rejected):
-            return [FrameRejected(result.reason, from_node)]
-        if hops_away == 0:  # a kit in range (its frame opened with our kit key)
-            self._note_neighbour(from_node, now)
-        events = self._dispatch(result, wants, own, from_node, now, hops_left, hops_away)
+        try:
+            heads, parts = codec.split_batch(payload) if isinstance(payload, (bytes, bytearray)) else ((), [payload])
+        except Malformed as exc:
+            self.decoder.rejected[exc.reason] += 1
+            return [FrameRejected(exc.reason, from_node)]
+        events: list[Event] = []
+        digest = accepted = False
+        for part in parts:  # a batch's records as if heard one by one
+            result, wants, own = self.decoder.decode_full(part, from_node, now, known=self.store.has)
+            if isinstance(result, Rejected):
+                events.append(FrameRejected(result.reason, from_node))
+                continue
+            accepted = True
+            if hops_away == 0:  # a kit in range (its frame opened with our kit key)
+                self._note_neighbour(from_node, now)
+            digest = isinstance(result, Digest)
+            events += self._dispatch(result, wants, own, from_node, now, hops_left, hops_away)
+        if not accepted:
+            return events
+        for uid in heads:  # records the sender holds: one we lack is asked of it
+            if not self.store.has(uid) and uid not in self._wants:
+                self._want(uid.origin, uid.seq, from_node, now + self.config.hole_grace_s, hold=True)
         # A digest is compared in full; any other frame from a long-silent kit is answered
         # with a digest of ours soon (after the frame itself is handled: an in-order push
         # must not count as "consistent" and suppress that digest).
-        self._heard_peer(from_node, now, announce=not isinstance(result, Digest))
+        self._heard_peer(from_node, now, announce=not digest)
         return events
 
     @staticmethod
     def _well_formed(body: bytes, from_node: int) -> bool:
         """A frame of our protocol (under a key we do not hold: a newer kit key?)."""
         try:
-            codec.parse_frame(body, from_node)
+            for part in codec.unbatch(body):
+                codec.parse_frame(part, from_node)
         except Exception:  # noqa: BLE001 — anything else is noise
             return False
         return True
@@ -440,6 +508,13 @@ class SyncEngine:
         if isinstance(result, Request):
             self._on_request(result, from_node, now, hops_away)
             return []
+        if isinstance(result, Neighbours):
+            if hops_away in (0, None):  # only a kit in range tells us whom our range hears
+                self._their_neighbours.pop(from_node, None)
+                self._their_neighbours[from_node] = (frozenset(result.nodes), now)
+                if len(self._their_neighbours) > self.config.max_peers:
+                    del self._their_neighbours[next(iter(self._their_neighbours))]
+            return []
         return self._on_record(result, own, from_node, now, hops_left)
 
     def tick(self, now: float) -> list[Event]:
@@ -447,24 +522,32 @@ class SyncEngine:
 
     def next_transmission(self, now: float) -> bytes | None:
         self._run_timers(now)
-        frame = self.scheduler.next_frame(now, finalize=lambda frame, extra: self._piggyback(frame, extra, now))
-        if frame is None:
+        self._heads = self._latest_heads() if self.config.heads and self.config.batch_bytes else ()
+        frames = self.scheduler.next_frames(
+            now, finalize=lambda frame, extra: self._piggyback(frame, extra, now),
+            pack=codec.packable if self.config.batch_bytes else None, size=self._batch_size)
+        if not frames:
             return None
+        frame = frames[0]
         control = frame[0] & 0x1F in codec.CONTROL_TYPES
-        if not control:
-            uid = codec.parse_frame(frame, self.radio_node).uid
+        uid = None
+        for part in [] if control else frames:
+            uid = codec.parse_frame(part, self.radio_node).uid
             self._aired[uid] = now
-            if self._local_frames and self.config.echo_retries:
+            senders = self._waiting.pop(uid, None) or set()
+            flooded = codec.is_flooded(part)
+            retries = self.config.alert_echo_retries if flooded else self.config.echo_retries
+            if self._local_frames and retries and (flooded or self._passed_on(senders, now)):
                 # An alert is flooded with want_ack, which any one relay satisfies: it is sent
                 # again until every kit in range has been heard sending it (a leaf kit behind
                 # a lost frame would otherwise wait for the next digest).
-                flooded = codec.is_flooded(frame)
                 fresh = (0, self.config.alert_echo_retries, set()) if flooded else (0, self.config.echo_retries, None)
                 _, tries, senders = self._echoes.pop(uid, fresh)
                 self._echoes[uid] = [now + self.config.echo_s, tries, senders]
                 if len(self._echoes) > self.config.max_offers:
                     del self._echoes[next(iter(self._echoes))]
-        local = not control and uid in self._local_resends
+        local = len(frames) == 1 and uid in self._local_resends
+        frame = self._packed(frames)
         if self.keys is not None:
             older = self._lagging[0] if control and self._lagging and now < self._lagging[1] else None
             frame = self.keys.seal(frame, self.radio_node, older)
@@ -472,6 +555,30 @@ class SyncEngine:
             self._local_resends.discard(uid)
             self._local_out.add(frame)
         return frame
+
+    def _batch_size(self, frames: list[bytes]) -> int | None:
+        size = codec.batch_size([len(f) for f in frames], self._heads)
+        return size if size <= self.config.batch_bytes else None
+
+    def _latest_heads(self) -> tuple[Uid, ...]:
+        """The records stored last that we will not send ourselves soon (a kit in range that
+        lacks one of those would ask for what is already on its way)."""
+        queued = self.scheduler.is_queued
+        heads = [u for u in reversed(self._latest)
+                 if u not in self._relays and u not in self._replies_due
+                 and not any(queued((kind, u)) for kind in ("push", "repeat", "reply"))]
+        return tuple(heads[: self.config.heads])
+
+    def _packed(self, frames: list[bytes]) -> bytes:
+        """The frame to send: these frames with our latest heads (those not already in
+        it) when they fit, else without."""
+        if not codec.packable(frames[0]):
+            return frames[0]  # control frames, alerts, fragments go alone
+        inside = {codec.parse_frame(f, self.radio_node).uid for f in frames}
+        heads = tuple(u for u in self._heads if u not in inside)
+        if heads and codec.batch_size([len(f) for f in frames], heads) <= self.config.batch_bytes:
+            return codec.batch(frames, heads)
+        return codec.batch(frames)
 
     def send_options(self, frame: bytes) -> tuple[int | None, bool]:
         """(hop limit, want_ack) to send a frame of ours with: alerts flood with the radio's
@@ -489,6 +596,10 @@ class SyncEngine:
         times += (t[0] for t in self._repeats.values())
         times += (relay[0] for relay in self._relays.values())
         times += (echo[0] for echo in self._echoes.values() if echo[0] != float("inf"))
+        if self._announce_due is not None:
+            times.append(self._announce_due)
+        if self._announced and self.config.neighbours_every_s:
+            times.append(self._announced_at + self.config.neighbours_every_s)
         if not self.scheduler.is_queued(REQUEST_SOURCE):
             timeout, ride, hold = self.config.request_timeout_s, self._ride_by(now), self.config.piggyback_hold_s
             quiet = self._progress_at + self.config.hole_grace_s
@@ -526,7 +637,7 @@ class SyncEngine:
         if echo is not None:  # passed on: no need to send it again
             if echo[2] is not None:
                 echo[2].add(sender)
-            if echo[2] is None or self._in_range(now) <= echo[2]:
+            if echo[2] is None or self._in_range(now) <= self._covered(echo[2], now):
                 del self._echoes[uid]
         relay = self._relays.get(uid)
         if relay is not None:
@@ -536,9 +647,19 @@ class SyncEngine:
             # our push redundant. Not for an alert while we know the kits in range: a leaf
             # kit whose only neighbour heard three copies elsewhere would never get it; at
             # its due time the relay is dropped only if every kit in range sent it.
-            counted = not (relay[2] is Alert and self._neighbours)
+            # With the kits in range known, coverage decides at the due time instead (a
+            # count of copies says nothing of a leaf kit behind us).
+            counted = not self._neighbours
             if (counted and relay[1] >= self.config.urgent_relay_copies) or (relay[2] is None and (hops_left or 0) > 0):
                 del self._relays[uid]
+        waiting = self._waiting.get(uid, False)
+        if waiting is not False:
+            if waiting is not None:
+                waiting.add(sender)
+            if waiting is None or self._in_range(now) <= self._covered(waiting, now):
+                del self._waiting[uid]
+                self._local_resends.discard(uid)
+                self.scheduler.cancel(("repeat", uid))
         self._aired[uid] = now
         self._replies_due.pop(uid, None)
         self.scheduler.cancel(("reply", uid))
@@ -557,6 +678,7 @@ class SyncEngine:
         in_order = self.store.vector().get(uid.origin, OriginState(0, 0)).contiguous == uid.seq - 1
         self.store.put(record)
         self._arrivals[uid] = now
+        self._latest.append(uid)
         self._progress_at = now
         self._wants.pop(uid, None)
         # A re-sent record (from_node != origin) no longer resets Trickle: with the radio
@@ -585,6 +707,30 @@ class SyncEngine:
         """The kits heard first-hand lately."""
         return {n for n, t in self._neighbours.items() if t > now - self.config.peer_silence_s}
 
+    def _passed_on(self, senders: set[int], now: float) -> bool:
+        """Will a kit in range pass on a record frame of ours that these kits also sent (so
+        that its silence means it missed it)? Not when each of them hears no kit beyond our
+        range and theirs (a leaf; kits whose neighbours those frames reached): an echo would
+        re-send what they hold."""
+        mine = self._in_range(now)
+        reached = mine | {self.radio_node} | self._covered(senders, now)
+        for node in mine:  # in range: heard within peer_silence_s
+            told = self._their_neighbours.get(node)
+            if told is None or not told[0] <= reached:
+                return True
+        return False
+
+    def _covered(self, senders: set[int], now: float) -> set[int]:
+        """Kits that hold a record these kits sent: the senders, and the kits heard by
+        `cover_copies` of them (from their NEIGHBOURS frames)."""
+        horizon = now - self.config.peer_silence_s
+        heard: Counter[int] = Counter()
+        for sender in senders:
+            told = self._their_neighbours.get(sender)
+            if told is not None and self._last_heard.get(sender, told[1]) > horizon:
+                heard.update(told[0])
+        return set(senders) | {n for n, copies in heard.items() if copies >= self.config.cover_copies}
+
     def _plan_relay(self, record: Record, now: float, hops_left: int | None, from_node: int) -> None:
         """Push a record new to us on to the kits its flood may not have reached (see
         _someone_sent for what cancels it). An alert or a status: counter-based, from any
@@ -602,7 +748,11 @@ class SyncEngine:
             low, high = self.config.edge_relay_s
         else:
             return
-        self._relays[record.uid] = [now + self.rng.uniform(low, high), 1, urgent, {from_node}]
+        # Kits that would reach more kits not yet covered go first (their relay then covers
+        # the others' ranges and those stay silent): the wait shrinks with that count.
+        uncovered = len(self._in_range(now) - self._covered({from_node}, now))
+        delay = low + (high - low) * self.rng.random() / max(1, uncovered)
+        self._relays[record.uid] = [now + delay, 1, urgent, {from_node}]
 
     def _want(self, origin: int, upto: int, responder: int, not_before: float, hold: bool = False) -> None:
         room = self.config.max_wants - len(self._wants)
@@ -820,15 +970,16 @@ class SyncEngine:
         neighbours = self._in_range(now)
         for uid in [u for u, relay in self._relays.items() if relay[0] <= now]:
             senders = self._relays.pop(uid)[3]
-            if not neighbours or not neighbours <= senders:  # else every kit in range has it
-                self._repeat(uid)
+            if not neighbours or not neighbours <= self._covered(senders, now):  # else every kit in range has it
+                self._repeat(uid, senders)
+        self._announce(now, neighbours)
         for uid, echo in list(self._echoes.items()):
             if echo[0] <= now:
                 if echo[1] > 0:  # sent again: the wait starts anew when it goes on air
                     self._echoes[uid] = [float("inf"), echo[1] - 1, echo[2]]
                     if echo[2] is not None and len(self._local_resends) < self.config.max_offers:
                         self._local_resends.add(uid)
-                    self._repeat(uid)
+                    self._repeat(uid, echo[2])
                 else:
                     del self._echoes[uid]
         for uid, times in list(self._repeats.items()):
@@ -846,18 +997,38 @@ class SyncEngine:
                 self._enqueue_control(request, REQUEST_SOURCE)
         return events
 
-    def _repeat(self, uid: Uid) -> None:
+    def _announce(self, now: float, in_range: set[int]) -> None:
+        """Tell the kits in range which kits we hear: soon after a new one, and now and then
+        (a range told holds while its kit is heard)."""
+        if not self.config.neighbours_every_s:
+            return
+        if self._announced and now >= self._announced_at + self.config.neighbours_every_s:
+            self._announce_due = min(self._announce_due or now, now)
+        if self._announce_due is None or now < self._announce_due:
+            return
+        self._announce_due = None
+        if not in_range:
+            return
+        latest = sorted(in_range, key=lambda n: -self._neighbours[n])[:MAX_NEIGHBOURS]
+        self._announced, self._announced_at = frozenset(in_range), now
+        self.scheduler.cancel(NEIGHBOURS_SOURCE)  # one waiting for airtime is stale
+        self._enqueue_control(Neighbours(tuple(sorted(latest))), NEIGHBOURS_SOURCE)
+
+    def _repeat(self, uid: Uid, senders: set[int] | None | bool = False) -> None:
         """Push a record again (our alert's repeat, or another kit's record relayed by us): a
         new flood, in its own lane (alerts before statuses, routine lanes wait on a busy
-        channel)."""
+        channel). `senders`: a relay or echo, dropped while it waits if every kit in range is
+        covered by the kits then heard sending it (None: by any one copy)."""
         record = self.store.get(uid)
         if record is None or any(self.scheduler.is_queued((k, uid)) for k in ("push", "repeat", "reply")):
             return  # one copy is already waiting: no need to add another
+        if senders is not False and len(self._waiting) < self.config.max_offers:
+            self._waiting[uid] = None if senders is None else set(senders)
         own = record.origin == self.node
         frames = codec.encode(record, sender=self.radio_node, own=own)
         self.scheduler.enqueue(frames, LANE_OF_PRIORITY[record.PRIORITY], SYNC_SOURCE, ("repeat", uid), self._reserve(frames))
 
-    def _enqueue_control(self, message: Digest | Request, kind: str) -> None:
+    def _enqueue_control(self, message: Digest | Request | Neighbours, kind: str) -> None:
         """A bounded encoder returns nothing rather than raising into the radio loop: a
         message that cannot be framed is counted (`status().frames_rejected` shows it) and
         left out; the next digest or request is built afresh."""

@@ -83,14 +83,15 @@ class EnginePump:
         while len(self.sent) > SENT_MEMORY:
             self.sent.popitem(last=False)
         try:
-            frame = codec.parse_frame(frame_auth.strip(payload), self.engine.radio_node)
+            frames = [codec.parse_frame(part, self.engine.radio_node) for part in codec.unbatch(frame_auth.strip(payload))]
         except Exception:  # noqa: BLE001 — control frames and the like
             return
-        if not isinstance(frame, codec.RecordFrame) or frame.uid.origin != self.origin:
-            return
-        if isinstance(frame, codec.FragmentFrame) and frame.index != frame.count - 1:
-            return
-        self.kit.db().execute("DELETE FROM outbox WHERE origin = ? AND seq = ?", list(frame.uid))
+        for frame in frames:  # one, or the records of a batch
+            if not isinstance(frame, codec.RecordFrame) or frame.uid.origin != self.origin:
+                continue
+            if isinstance(frame, codec.FragmentFrame) and frame.index != frame.count - 1:
+                continue
+            self.kit.db().execute("DELETE FROM outbox WHERE origin = ? AND seq = ?", list(frame.uid))
 
     def refused(self, packet_id, reason: str, now: float) -> None:
         """A Routing answer to one of our packets: retry later, or drop."""
