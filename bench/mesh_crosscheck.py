@@ -56,17 +56,15 @@ TIMER_SCALE = 3.0
 
 
 def scaled_config(scale: float = TIMER_SCALE) -> SyncConfig:
+    """Every duration of SyncConfig (its fields named *_s: relays, echoes, digests, requests,
+    silences...) and the scheduler's gap between two frames of a kit, divided by `scale`."""
     d = SyncConfig()
-    s = 1.0 / scale
-    return replace(
-        d, digest_min_s=d.digest_min_s * s, digest_max_s=d.digest_max_s * s,
-        request_timeout_s=d.request_timeout_s * s, hole_grace_s=d.hole_grace_s * s,
-        reply_window_s=d.reply_window_s * s, piggyback_hold_s=d.piggyback_hold_s * s, aired_s=d.aired_s * s,
-        alert_repeats_s=tuple(x * s for x in d.alert_repeats_s),
-        urgent_relay_s=tuple(x * s for x in d.urgent_relay_s), alert_relay_s=tuple(x * s for x in d.alert_relay_s),
-        edge_relay_s=tuple(x * s for x in d.edge_relay_s), echo_s=d.echo_s * s,
-        scheduler=SchedulerConfig(preset=PRESET, duty_cycle=d.scheduler.duty_cycle,
-                                  min_gap_s=d.scheduler.min_gap_s * s))
+
+    def shorter(value):
+        return tuple(x / scale for x in value) if isinstance(value, tuple) else value / scale
+    timers = {f.name: shorter(getattr(d, f.name)) for f in dataclasses.fields(d) if f.name.endswith("_s")}
+    return replace(d, **timers, scheduler=SchedulerConfig(preset=PRESET, duty_cycle=d.scheduler.duty_cycle,
+                                                          min_gap_s=d.scheduler.min_gap_s / scale))
 
 
 CONFIG = scaled_config()
@@ -328,6 +326,8 @@ def summary(sc: Scenario, runs: list[Run]) -> dict:
     out["frames"] = statistics.fmean(out["frames_runs"])
     out["collided"] = statistics.fmean(run.collided for run in runs)
     out["naks"] = sum((run.naks for run in runs), Counter())
+    lags = sorted(lag for run in runs for lag in run.lags)
+    out["lag_p99_ms"] = 1000 * pct(lags, .99) if lags else None
     return out
 
 
@@ -353,7 +353,8 @@ def print_row(name: str, side: str, s: dict) -> None:
     print(f"{name:>8} {side:>9} {s['runs']:>4} {ro['delivered']:>6.1%} " + " ".join(f"{m:>6.2f}" for m in means)
           + f" {ro['p50']:>5.1f}/{ro['p95']:<5.1f} {al['delivered']:>6.1%} {al['p50']:>4.1f}/{al['p95']:<4.1f}"
           f" {s['frames']:>6.1f} {s['collided']:>5.1f}  "
-          + ", ".join(f"{k} {v / s['runs']:.2f}" for k, v in sorted(s["naks"].items())))
+          + ", ".join(f"{k} {v / s['runs']:.2f}" for k, v in sorted(s["naks"].items()))
+          + (f"; timer lag p99 {s['lag_p99_ms']:.0f} ms" if s["lag_p99_ms"] is not None else ""))
 
 
 def header() -> None:
@@ -379,7 +380,8 @@ def main() -> None:
     print("publication, for kits in range of its origin and 2+ hops away; delay p50/p95 in sim s. alert = the")
     print("same for the alert's pairs. frames = mean frames on air per radio (own, relays, NodeInfo);")
     print("coll = receptions lost to collisions per run; NAKs = Routing errors a radio gave its kit about its own")
-    print("packets, per run. z = |territory - tcp| in standard errors (seed spread).")
+    print("packets, per run; timer lag = how late the real-time simulator ran its timers (sim ms; a slot is")
+    print("8.6 ms, a frame 40-110 ms). z = |territory - tcp| in standard errors (run-to-run sd, pooled).")
     header()
     for name in names:
         sc = SCENARIOS[name]
