@@ -4,7 +4,7 @@ delivers as the protocol-faithful radio simulator does when the kit's real radio
 
 bench/mesh_crosscheck.py runs both on one scenario: 4 kits in a line, 20 % loss per link, hop
 limit 3, 4 routine records per kit and one alert, the same SyncConfig (timers / 3), SHORT_FAST.
-About 80 s of wall time (4 TCP runs of 370 simulated seconds at x20, 40 territory seeds).
+About 80 s of wall time (4 TCP runs of 380 simulated seconds at x20, 40 territory seeds).
 """
 import sys
 from dataclasses import replace
@@ -27,11 +27,12 @@ SEEDS, TCP_RUNS, SPEED = 40, 4, 20.0
 # about ±0.14, ±0.10, ±0.07 and ±0.17 on the four shares. At 3.5 standard errors a false alarm
 # is rare (about 1 in 400 runs for the five quantities, were they normal and independent).
 # Checked to fail (this test, with a fidelity bug planted on the territory side; largest z):
-# links without loss (in range within 3 s: 0.96 against 0.74, z 12.8), the adapter dropping the
-# engine's hop limit so that the radios flood every sync frame (2+ hops within 3 s: 0.57
-# against 0.03, z 9.2; frames z 9.3), the hop limit of a received packet lost on the way to the
-# engine (2+ hops within 30 s: 0.16 against 0.86, z 18.9). Not caught here: a lost hop_start
-# (it only changes which kits the engine counts as in range, which matters to alerts, one a run).
+# links without loss (in range within 3 s: 0.99 against 0.77, z 14.6), the adapter dropping the
+# engine's hop limit so that the radios flood every sync frame (frames per radio 58 against 35,
+# z 9.9; 2+ hops within 3 s: 0.54 against 0.04, z 7.3), the hop limit of a received packet
+# lost on the way to the engine (2+ hops within 3 s: 0 against 0.03, z 10.7; within 30 s: 0.35
+# against 0.86, z 9.1). Not caught here: a lost hop_start (it only changes which kits the
+# engine counts as in range, which matters to alerts, one a run).
 Z_MAX = 3.5
 
 
