@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import math
 import random
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
-from meshtastic.protobuf import mesh_pb2
+from meshtastic.protobuf import mesh_pb2, portnums_pb2
 
 from kit.mesh.airtime import busiest_window
 from kit.mesh.frame_auth import FrameKeys
@@ -37,6 +38,7 @@ TELEMETRY_TO_CLIENT_S = 60.0
 # The kit's pump keeps the radio's TX queue short (fw MAX_TX_QUEUE is 16; relays need room).
 MAX_HANDED_OVER = 4
 SNR_NEAR, SNR_EDGE = 10.0, -15.0
+SENT_MEMORY = 256  # packet ids remembered to match the radio's NAKs (as kit/radio/pump.py)
 
 
 def line(n: int, loss: float) -> Topology:
@@ -98,11 +100,21 @@ class Kit:
     refused: int = 0
     wake_version: int = 0
     sent: list = field(default_factory=list)  # (time, payload) of every frame handed to the radio
+    unacked: OrderedDict = field(default_factory=OrderedDict)  # packet id -> frame (with retry_after)
+    retry: deque = field(default_factory=deque)  # (not before, frame) NAKed frames to hand over again
 
 
 class Territory:
     def __init__(self, topology: Topology, *, seed: int = 1, hop_limit: int = 3, role: str = "CLIENT",
-                 preset: str = "LONG_FAST", config: SyncConfig = SyncConfig()):
+                 preset: str = "LONG_FAST", config: SyncConfig = SyncConfig(),
+                 retry_after: dict[str, float] | None = None):
+        """`retry_after` (Routing error name -> seconds): a kit's frame that its radio NAKs
+        with one of these reasons (MAX_RETRANSMIT: no relay heard after the last try of a
+        want_ack broadcast; DUTY_CYCLE_LIMIT...) is handed over again that long after, as the
+        kit's pump does (kit/radio/pump.py RETRY_AFTER_S: pass it; kit.sim may not import
+        kit.radio). None: such frames are dropped. bench/mesh_crosscheck.py, a ring of 4 kits:
+        MAX_RETRANSMIT NAKs 0.55 a run without it, 1.38 with it, 1.67 on the TCP simulator."""
+        self.retry_after = retry_after or {}
         self.clock = VirtualScheduler()
         self.medium = Medium(self.clock, topology, seed=seed)
         self.config = config
@@ -166,7 +178,10 @@ class Territory:
         while True:
             if len(kit.node.tx_queue) >= MAX_HANDED_OVER:
                 return  # the radio's next transmission (on_queue_space) pumps again
-            frame = kit.engine.next_transmission(now)
+            if kit.retry and kit.retry[0][0] <= now:  # as the pump: a due retry goes first
+                frame = kit.retry.popleft()[1]
+            else:
+                frame = kit.engine.next_transmission(now)
             if frame is None:
                 break
             hops, want_ack = kit.engine.send_options(frame)
@@ -174,6 +189,11 @@ class Territory:
                                     want_ack=want_ack)
             p.decoded.portnum = PRIVATE_APP
             p.decoded.payload = frame
+            if self.retry_after:  # the id first: a refusal is NAKed before send_from_client returns
+                p.id = kit.node.new_packet_id()
+                kit.unacked[p.id] = frame
+                while len(kit.unacked) > SENT_MEMORY:
+                    kit.unacked.popitem(last=False)
             if kit.node.send_from_client(p) != ERRNO_OK:
                 kit.refused += 1
             else:
@@ -187,14 +207,25 @@ class Territory:
 
     def _heard(self, kit: Kit, p: mesh_pb2.MeshPacket) -> None:
         sender = getattr(p, "from")
-        if sender == kit.node.node_num:
-            return  # a routing answer about our own packet (ACK, MAX_RETRANSMIT)
+        if sender == kit.node.node_num:  # a routing answer about our own packet (ACK, MAX_RETRANSMIT)
+            if self.retry_after and p.decoded.portnum == portnums_pb2.ROUTING_APP:
+                self._nak(kit, p)
+            return
         now = self.now
         away = p.hop_start - p.hop_limit if p.hop_start >= p.hop_limit else None
         kit.engine.peer_heard(sender, now, away)
         if p.decoded.portnum == PRIVATE_APP:
             self._stamp(kit, kit.engine.receive(bytes(p.decoded.payload), sender, now, p.hop_limit, away), now)
         self._wake(kit)
+
+    def _nak(self, kit: Kit, p: mesh_pb2.MeshPacket) -> None:
+        """kit/radio/pump.py EnginePump.refused: retry later, or drop."""
+        frame = kit.unacked.pop(p.decoded.request_id, None)
+        reason = mesh_pb2.Routing.Error.Name(mesh_pb2.Routing.FromString(p.decoded.payload).error_reason)
+        if frame is not None and reason in self.retry_after:
+            due = self.now + self.retry_after[reason]
+            kit.retry.append((due, frame))
+            self.clock.call_at(due, self._pump, kit)
 
     # --- observations -----------------------------------------------------------------------
 
