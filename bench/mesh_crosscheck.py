@@ -43,7 +43,7 @@ from kit.mesh import records as r  # noqa: E402
 from kit.mesh.records import Alert  # noqa: E402
 from kit.mesh.scheduler import SchedulerConfig  # noqa: E402
 from kit.mesh.sync import RecordReceived, SyncConfig, SyncEngine  # noqa: E402
-from kit.radio.pump import RETRY_AFTER_S  # noqa: E402
+from kit.radio.pump import MAX_RETRIES, RETRY_AFTER_S  # noqa: E402
 from kit.sim.medium import Topology  # noqa: E402
 from kit.sim.territory import Territory, _hops_from, line  # noqa: E402
 
@@ -146,7 +146,7 @@ def kind_of(record: r.Record) -> str:
 def run_territory(sc: Scenario, seed: int, config: SyncConfig = CONFIG, retries: bool = True) -> Run:
     """`retries`: the kits hand NAKed frames over again, as kit/radio/pump.py does."""
     net = Territory(sc.topology(), seed=seed, hop_limit=HOPS, preset=PRESET, config=config,
-                    retry_after=RETRY_AFTER_S if retries else None)
+                    retry_after=RETRY_AFTER_S if retries else None, max_retries=MAX_RETRIES)
     run = Run("territory")
     for kit in net.kits:  # what each radio tells its kit about its own packets (an observation)
         kit.node.api.deliver = _noting_naks(kit.node.api.deliver, kit.node.node_num, run.naks)

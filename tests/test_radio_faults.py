@@ -91,3 +91,29 @@ def test_100k_random_and_mutated_frames_through_the_radio_path(tmp_path):
     for (kind, origin, seq) in service.conn.execute("SELECT kind, origin, seq FROM records").fetchall():
         assert service.store.get(r.Uid(origin, seq)) is not None
     assert shapes > 50
+
+
+def test_a_frame_no_neighbour_acknowledges_is_handed_over_again_a_bounded_number_of_times(app):
+    """MAX_RETRANSMIT on a broadcast: the radio sent it 3 times and heard no relay. The pump
+    hands it over again MAX_RETRIES times, then leaves it to the sync engine (a kit alone in
+    range of nobody would otherwise flood the same alert every half minute for ever)."""
+    import random
+
+    from kit.mesh.store import MemoryStore
+    from kit.radio.pump import MAX_RETRIES, RETRY_AFTER_S, EnginePump
+
+    pump = EnginePump(app.extensions["kit"], MemoryStore(), random.Random(1), preset="LONG_FAST",
+                      duty_cycle=0.08, sync_interval_s=600.0, history_save_s=60.0)
+    payload, now, handed = b"\x21\x10alert", 0.0, 0
+    for packet_id in range(1, 10):
+        pump.handed_over(packet_id, payload)
+        handed += 1
+        pump.refused(packet_id, "MAX_RETRANSMIT", now)
+        if not pump.retry:
+            break
+        now = pump.retry[0][0]
+        assert pump.next_payload(now) == payload and now == packet_id * RETRY_AFTER_S["MAX_RETRANSMIT"]
+    assert handed == 1 + MAX_RETRIES and not pump.retry
+    pump.handed_over(99, payload + b"!")  # another frame refused for the duty cycle is retried
+    pump.refused(99, "DUTY_CYCLE_LIMIT", now)
+    assert pump.retry

@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_S = {"DUTY_CYCLE_LIMIT": 300.0, "RATE_LIMIT_EXCEEDED": 5.0, "MAX_RETRANSMIT": 30.0,
                  "TIMEOUT": 30.0, "NO_RESPONSE": 30.0, "NO_INTERFACE": 30.0}
 SENT_MEMORY = 256       # packet ids remembered to match late NAKs
+# A frame no neighbour acknowledged (MAX_RETRANSMIT: the radio sent it 3 times and heard no
+# relay, fw ReliableRouter.cpp) is handed over again at most this many times: a kit with
+# nobody in range would otherwise flood the same alert every half minute for ever. The
+# sync engine's own re-sends and digests carry on from there.
+MAX_RETRIES = 2
 
 
 class EnginePump:
@@ -39,6 +44,7 @@ class EnginePump:
         self.origin = kit.origin
         self.retry: deque = deque()             # (not_before, payload) refused frames to resend
         self.sent: OrderedDict = OrderedDict()  # packet id → payload, for NAKs
+        self.tries: OrderedDict = OrderedDict()  # payload → times handed over again
         self._history_saved_at = 0.0
 
     def start(self, node: int, now: float) -> None:
@@ -98,8 +104,12 @@ class EnginePump:
         payload = self.sent.pop(packet_id, None)
         if payload is None or reason == "NONE":
             return
-        if reason in RETRY_AFTER_S:
+        tries = self.tries.pop(payload, 0) + 1
+        if reason in RETRY_AFTER_S and tries <= MAX_RETRIES:
             self.retry.append((now + RETRY_AFTER_S[reason], payload))
+            self.tries[payload] = tries
+            while len(self.tries) > SENT_MEMORY:
+                self.tries.popitem(last=False)
             log.info("radio refused a frame (%s): retrying later", reason)
         else:
             log.warning("radio refused a frame (%s): dropped", reason)

@@ -102,19 +102,22 @@ class Kit:
     sent: list = field(default_factory=list)  # (time, payload) of every frame handed to the radio
     unacked: OrderedDict = field(default_factory=OrderedDict)  # packet id -> frame (with retry_after)
     retry: deque = field(default_factory=deque)  # (not before, frame) NAKed frames to hand over again
+    retried: dict = field(default_factory=dict)  # frame -> times handed over again
 
 
 class Territory:
     def __init__(self, topology: Topology, *, seed: int = 1, hop_limit: int = 3, role: str = "CLIENT",
                  preset: str = "LONG_FAST", config: SyncConfig = SyncConfig(),
-                 retry_after: dict[str, float] | None = None):
+                 retry_after: dict[str, float] | None = None, max_retries: int = 0):
         """`retry_after` (Routing error name -> seconds): a kit's frame that its radio NAKs
         with one of these reasons (MAX_RETRANSMIT: no relay heard after the last try of a
         want_ack broadcast; DUTY_CYCLE_LIMIT...) is handed over again that long after, as the
         kit's pump does (kit/radio/pump.py RETRY_AFTER_S: pass it; kit.sim may not import
-        kit.radio). None: such frames are dropped. bench/mesh_crosscheck.py, a ring of 4 kits:
-        MAX_RETRANSMIT NAKs 0.55 a run without it, 1.38 with it, 1.67 on the TCP simulator."""
+        kit.radio), at most `max_retries` times (pump MAX_RETRIES). None: such frames are
+        dropped. bench/mesh_crosscheck.py, a ring of 4 kits: MAX_RETRANSMIT NAKs 0.55 a run
+        without it, 1.38 with it, 1.67 on the TCP simulator."""
         self.retry_after = retry_after or {}
+        self.max_retries = max_retries
         self.clock = VirtualScheduler()
         self.medium = Medium(self.clock, topology, seed=seed)
         self.config = config
@@ -222,7 +225,11 @@ class Territory:
         """kit/radio/pump.py EnginePump.refused: retry later, or drop."""
         frame = kit.unacked.pop(p.decoded.request_id, None)
         reason = mesh_pb2.Routing.Error.Name(mesh_pb2.Routing.FromString(p.decoded.payload).error_reason)
-        if frame is not None and reason in self.retry_after:
+        tries = kit.retried.pop(frame, 0) + 1
+        if frame is not None and reason in self.retry_after and tries <= self.max_retries:
+            kit.retried[frame] = tries
+            while len(kit.retried) > SENT_MEMORY:
+                del kit.retried[next(iter(kit.retried))]
             due = self.now + self.retry_after[reason]
             kit.retry.append((due, frame))
             self.clock.call_at(due, self._pump, kit)
