@@ -93,10 +93,10 @@ def test_100k_random_and_mutated_frames_through_the_radio_path(tmp_path):
     assert shapes > 50
 
 
-def test_a_frame_no_neighbour_acknowledges_is_handed_over_again_a_bounded_number_of_times(app):
-    """MAX_RETRANSMIT on a broadcast: the radio sent it 3 times and heard no relay. The pump
-    hands it over again MAX_RETRIES times, then leaves it to the sync engine (a kit alone in
-    range of nobody would otherwise flood the same alert every half minute for ever)."""
+def test_a_refused_frame_is_handed_over_again_a_bounded_number_of_times(app):
+    """DUTY_CYCLE_LIMIT: handed over again later, MAX_RETRIES times at most. MAX_RETRANSMIT (an
+    alert no neighbour relayed): not at all, the sync engine re-sends it to the kits in range (a
+    kit alone in range of nobody flooded the same alert every half minute for ever)."""
     import random
 
     from kit.mesh.store import MemoryStore
@@ -108,12 +108,12 @@ def test_a_frame_no_neighbour_acknowledges_is_handed_over_again_a_bounded_number
     for packet_id in range(1, 10):
         pump.handed_over(packet_id, payload)
         handed += 1
-        pump.refused(packet_id, "MAX_RETRANSMIT", now)
+        pump.refused(packet_id, "DUTY_CYCLE_LIMIT", now)
         if not pump.retry:
             break
         now = pump.retry[0][0]
-        assert pump.next_payload(now) == payload and now == packet_id * RETRY_AFTER_S["MAX_RETRANSMIT"]
+        assert pump.next_payload(now) == payload and now == packet_id * RETRY_AFTER_S["DUTY_CYCLE_LIMIT"]
     assert handed == 1 + MAX_RETRIES and not pump.retry
-    pump.handed_over(99, payload + b"!")  # another frame refused for the duty cycle is retried
-    pump.refused(99, "DUTY_CYCLE_LIMIT", now)
-    assert pump.retry
+    pump.handed_over(99, payload + b"!")
+    pump.refused(99, "MAX_RETRANSMIT", now)
+    assert not pump.retry
