@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from kit.sim.peer_suites import (  # noqa: E402
     EXPECTED,
     SUITES,
+    cpu_load,
     daemon_command,
     outcomes,
     run_suite,
@@ -35,26 +36,13 @@ from kit.sim.peer_suites import (  # noqa: E402
 )
 
 SUITE_TIMEOUT_S = 1500
-BUSY_LOOP = "while True: pass"
-
-
-def start_load(count: int) -> list[subprocess.Popen]:
-    return [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(count)]
-
-
-def stop_load(procs: list[subprocess.Popen]) -> None:
-    for proc in procs:
-        proc.kill()
-    for proc in procs:
-        proc.wait()
 
 
 def one_run(workdir: Path, load: int) -> tuple[dict[str, dict[str, str]], float, float]:
     """Both suites beside `load` busy processes: outcomes per suite, wall time, load average."""
     binary = daemon_command(workdir)
-    busy = start_load(load)
     started = time.monotonic()
-    try:
+    with cpu_load(load):
         procs = [run_suite(module, binary, workdir) for module in SUITES]
         for proc in procs:
             try:
@@ -63,8 +51,6 @@ def one_run(workdir: Path, load: int) -> tuple[dict[str, dict[str, str]], float,
                 proc.kill()
                 proc.wait()
         loadavg = os.getloadavg()[0]
-    finally:
-        stop_load(busy)
     wall = time.monotonic() - started
     return {short(m): outcomes(workdir / f"{short(m)}.xml") for m in SUITES}, wall, loadavg
 

@@ -9,7 +9,7 @@ subprocesses, exactly as CI would (kit/sim/peer_suites.py):
         meshtastic.tests.test_smokevirt
 
 The two suites use different TCP ports (4404-4406 and 4504), so they run side by side.
-bench/peer_under_load.py runs them repeatedly beside a CPU-bound process.
+They run beside a CPU-bound busy loop; bench/peer_under_load.py repeats that N times.
 """
 import pytest
 
@@ -17,6 +17,7 @@ from kit.sim.peer_suites import (
     EXPECTED,
     SUITES,
     allowed_failures,
+    cpu_load,
     daemon_command,
     outcomes,
     run_suite,
@@ -31,9 +32,12 @@ SMOKEVIRT_TESTS = EXPECTED["test_smokevirt"]
 
 def test_meshtastic_firmware_smoke_suites_pass_against_kit_meshtasticd(tmp_path):
     binary = daemon_command(tmp_path)
-    procs = {module: run_suite(module, binary, tmp_path) for module in SUITES}
-    for proc in procs.values():
-        proc.wait(timeout=1500)
+    # Beside one CPU-bound process, as issue 12 asks of the peer suite ("holds under load");
+    # it costs no wall time, and bench/peer_under_load.py repeats this five times.
+    with cpu_load(1):
+        procs = {module: run_suite(module, binary, tmp_path) for module in SUITES}
+        for proc in procs.values():
+            proc.wait(timeout=1500)
     logs = {m: (tmp_path / f"{short(m)}.log").read_text(errors="replace") for m in SUITES}
 
     mesh = outcomes(tmp_path / "test_smokemesh.xml")

@@ -13,6 +13,7 @@ Used by tests/test_meshtasticd_peer.py and bench/peer_under_load.py.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -31,6 +32,7 @@ NEEDS_EXTRA = {
     "test_smokevirt_test_requires_two_devices": "dotmap",
 }
 ROOT = Path(__file__).resolve().parents[2]
+BUSY_LOOP = "while True: pass"
 
 
 def short(module: str) -> str:
@@ -46,6 +48,20 @@ def daemon_command(workdir: Path) -> str:
     wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m kit.sim.meshtasticd "$@"\n')
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     return str(wrapper)
+
+
+@contextlib.contextmanager
+def cpu_load(count: int):
+    """`count` CPU-bound busy-loop processes for the duration of the block (issue 12: the suites
+    must hold while another CPU-bound process runs)."""
+    procs = [subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) for _ in range(count)]
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            proc.kill()
+        for proc in procs:
+            proc.wait()
 
 
 def run_suite(module: str, binary: str, workdir: Path) -> subprocess.Popen:
