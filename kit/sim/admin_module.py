@@ -50,6 +50,7 @@ class AdminModule:
             self.node.nak_to_client(mesh_pb2.Routing.Error.BAD_REQUEST, request)
             return True
         which = msg.WhichOneof("payload_variant")
+        log.debug("admin %s", which)
         handler = getattr(self, f"_{which}", None)
         if handler is None:
             log.debug("admin %s not simulated", which)

@@ -19,6 +19,7 @@ scheduler, and only then attaches the new client.
 """
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -31,6 +32,8 @@ from kit.sim.phone_api import PhoneAPI
 CLIENT_TIMEOUT_S = 15 * 60  # fw PhoneAPI: a client silent for 15 min is dropped
 SEND_TIMEOUT_S = 5.0
 DRAIN_TIMEOUT_S = 5.0  # how long a new connection waits for the previous reader to drain
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -149,6 +152,8 @@ class StreamServer:
             self.stats.connections += 1
             with self._lock:
                 previous, self._connections = self._connections, [conn]
+            log.debug("client %s connected%s", peer,
+                      f", force-closing {previous[0].peer}" if previous else "")
             for old in previous:  # "Force close previous TCP connection"
                 self._force_close(old)
             self.scheduler.call_soon(self.api.attach, conn)
@@ -190,6 +195,7 @@ class StreamServer:
                     self.stats.frames_in += 1
                     self.scheduler.call_soon(self.api.handle_to_radio, conn, frame)
         finally:
+            log.debug("client %s gone", conn.peer)
             conn.close()
             with self._lock:
                 if conn in self._connections:
