@@ -367,3 +367,11 @@ def test_every_cap_value_has_a_label_in_the_form(admin_app):
         labels = alerts_page.choices()
     for name, enum in alerts.ENUMS.items():
         assert {alerts.cap_name(member) for member in enum} == {code for code, _label in labels[name]}, name
+
+
+def test_the_territory_page_counts_its_kits_in_words(as_role):
+    """ngettext, not "kit(s)": French puts 0 and 1 in the singular, English only 1."""
+    browser = as_role("admin")
+    for language, words in (("fr", "· 0 kit ·"), ("en", "· 0 kits ·")):
+        page = browser.get("/admin/territoire", headers={"Accept-Language": language}).get_data(as_text=True)
+        assert "kit(s)" not in page and words in page.replace("\u202f", " ")
