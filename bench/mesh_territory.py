@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kit.sim.territory import Territory, line, random_geometric  # noqa: E402
-from mesh_codec import SAMPLES, T  # noqa: E402
+from mesh_codec import SAMPLES, T, _trailer_len  # noqa: E402
 
 from kit.mesh.records import Alert  # noqa: E402
 from kit.mesh.sync import SyncConfig  # noqa: E402
@@ -104,8 +104,7 @@ def _control_ms(frame: bytes, sender: int) -> tuple[float, float]:
     sizes = []
     for part in parts:
         wants = codec.parse_frame(part, sender).wants
-        trailer = len(codec.encode_wants(wants)) if wants else 0
-        sizes.append(len(part) - trailer - (0 if not wants else 1 if trailer < 128 else 2))
+        sizes.append(len(part) - (_trailer_len(wants) if wants else 0))
     bare = sizes[0] if len(sizes) == 1 else codec.batch_size(sizes)
     return total, total - payload_airtime_ms(bare + frame_auth.OVERHEAD)
 

@@ -543,8 +543,10 @@ class SyncEngine:
         frame = frames[0]
         control = frame[0] & 0x1F in codec.CONTROL_TYPES
         uid = None
+        uids: set[Uid] = set()
         for part in [] if control else frames:
             uid = codec.parse_frame(part, self.radio_node).uid
+            uids.add(uid)
             self._aired[uid] = now
             senders = self._waiting.pop(uid, None) or set()
             flooded = codec.is_flooded(part)
@@ -559,7 +561,7 @@ class SyncEngine:
                 if len(self._echoes) > self.config.max_offers:
                     del self._echoes[next(iter(self._echoes))]
         local = len(frames) == 1 and uid in self._local_resends
-        frame = self._packed(frames)
+        frame = self._packed(frames, uids)
         if self.keys is not None:
             older = self._lagging[0] if control and self._lagging and now < self._lagging[1] else None
             frame = self.keys.seal(frame, self.radio_node, older)
@@ -581,12 +583,11 @@ class SyncEngine:
                  and not any(queued((kind, u)) for kind in ("push", "repeat", "reply"))]
         return tuple(heads[: self.config.heads])
 
-    def _packed(self, frames: list[bytes]) -> bytes:
+    def _packed(self, frames: list[bytes], inside: set[Uid]) -> bytes:
         """The frame to send: these frames with our latest heads (those not already in
         it) when they fit, else without."""
         if not codec.packable(frames[0]):
             return frames[0]  # control frames, alerts, fragments go alone
-        inside = {codec.parse_frame(f, self.radio_node).uid for f in frames}
         heads = tuple(u for u in self._heads if u not in inside)
         if heads and codec.batch_size([len(f) for f in frames], heads) <= self.config.batch_bytes:
             return codec.batch(frames, heads)
