@@ -1,5 +1,6 @@
 import random
 
+import pytest
 from helpers import decode_all, engine_output
 
 from kit.mesh import codec
@@ -140,6 +141,20 @@ def test_wants_not_piggy_backed_go_out_as_a_request_after_the_hold():
     assert sent[0][0].uids() == [r.Uid(A, 2)]
 
 
+@pytest.mark.parametrize("util, first, last", [(3.0, 120.0, 300.0), (20.0, 600.0, 1300.0)])
+def test_on_a_quiet_channel_a_want_waits_less_for_a_ride(util, first, last):
+    # The radio hears the channel busy 3 % of the time: a dedicated request costs little, so
+    # the want waits quiet_hold_s for a ride (then the control lane's pacing), not 600 s.
+    b = engine(B)
+    b.channel_utilisation(util, 0.0)
+    b.publish(board(B, 1), 0.0)
+    b.next_transmission(0.0)
+    b.receive(encode(board(A, 1))[0], A, 1.0)
+    b.receive(encode(board(A, 3))[0], A, 2.0)
+    sent = [t for m, t in timed(b, 2000.0, now=2.0) if isinstance(m, Request)]
+    assert sent and first <= sent[0] <= last
+
+
 def test_piggy_backed_wants_are_answered_by_any_holder():
     a, c = engine(A), engine(C)
     for e in (a, c):
@@ -188,6 +203,27 @@ def test_a_kit_heard_again_after_a_long_silence_gets_a_digest_soon():
         pass
     e.peer_heard(A, 9000.0)
     assert [t for m, t in timed(e, 9040.0, now=9000.0) if isinstance(m, Digest)][0] <= 9030.0
+
+
+def test_a_far_kit_heard_through_a_flood_is_no_sign_of_a_healed_partition():
+    # An alert flooded from 2 hops away says nothing new of our range: the next digest stays
+    # where Trickle put it. The same kit heard first-hand after as long a silence brings it
+    # within digest_min_s (see the test above).
+    e = engine(C)
+    e.peer_heard(A, 0.0, hops_away=2)
+    for _ in sent_until(e, 9000.0):
+        pass
+    due = e.trickle.next_time()
+    assert due > 9000.0 + 30.0
+    e.receive(encode(board(A, 1))[0], A, 9000.0, hops_left=1, hops_away=2)
+    assert e.trickle.next_time() == due
+    for _ in sent_until(e, 15000.0, now=9000.0):
+        pass
+    due = e.trickle.next_time()
+    e.peer_heard(A, 15000.0, hops_away=2)  # the adapter's report of any packet: the same
+    assert due > 15030.0 and e.trickle.next_time() == due
+    e.peer_heard(A, 20000.0, hops_away=0)
+    assert e.trickle.next_time() <= 20030.0
 
 
 def test_named_responder_answers_and_others_stay_silent():

@@ -25,12 +25,14 @@ Control frames (DIGEST, REQUEST) are described with their dataclasses below.
 A BATCH frame carries whole record frames, each as uvarint length + frame (`batch`,
 `unbatch`): records waiting together (relays, answers, a healed partition's hand-over)
 share one LoRa preamble, one mesh header and one kit-key tag. Its byte 1 is the number of
-*heads* (0-3) that follow it, each origin fixed32 + seq uvarint: records the sender stored
-lately. A kit that lacks one learns of it within a frame-time, not at the next record of
-its origin or the next digest (sync.py).
+*heads* (0-3) that follow it: records the sender stored lately. A kit that lacks one learns
+of it within a frame-time, not at the next record of its origin or the next digest
+(sync.py). A head is 3 bytes (`Head`): the origin's 16-bit tag and the seq's low byte; the
+receiver resolves it among the origins it knows (`resolve_heads`).
 """
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,7 +44,14 @@ from kit.mesh import records as r
 from kit.mesh.fragments import FragmentLimits, Reassembler
 from kit.mesh.records import Record, Uid
 from kit.mesh.textpack import read_text, write_text
-from kit.mesh.wire import Malformed, Reader, unzigzag, write_fixed32, write_uvarint, zigzag
+from kit.mesh.wire import (
+    Malformed,
+    Reader,
+    unzigzag,
+    write_fixed32,
+    write_uvarint,
+    zigzag,
+)
 
 VERSION = 1  # also selects the text codebook (codebook_v1)
 # Kit rule: the firmware carries up to 231 B of PRIVATE_APP payload (encoded Data + 16 ≤ 255,
@@ -97,11 +106,56 @@ BATCH_HEADER = 2
 MAX_HEADS = 3
 
 
+HEAD_BYTES = 3
+
+
+class Head(NamedTuple):
+    """A record named in 3 bytes instead of 5-7 (origin fixed32 + seq uvarint): heads ride on
+    every record frame, where they were 8-9 % of a kit's airtime (BENCHMARKS.md). A kit
+    that lacks the record knows its origin (it holds others of it, being in range of kits
+    that do) and holds a seq within 128 of it; an origin it has never heard of waits for a
+    digest, as before heads."""
+
+    tag: int  # head_tag(origin)
+    low: int  # seq mod 256
+
+    @classmethod
+    def of(cls, uid: Uid) -> Head:
+        return cls(head_tag(uid.origin), uid.seq & 0xFF)
+
+
+def head_tag(origin: int) -> int:
+    # CRC-32 spreads node numbers that share their high bytes (a batch of radios) evenly.
+    return zlib.crc32(origin.to_bytes(4, "big")) & 0xFFFF
+
+
+def resolve_heads(heads: tuple[Head, ...], highest: dict[int, int]) -> list[Uid]:
+    """The records `heads` name, among the origins of `highest` (origin -> highest seq held):
+    the seq with that low byte nearest our highest. A tag that two known origins share,
+    or none, is left out (a digest tells)."""
+    if not heads:
+        return []
+    tags: dict[int, int | None] = {}
+    for origin in highest:
+        tag = head_tag(origin)
+        tags[tag] = None if tag in tags else origin
+    uids = []
+    for head in heads:
+        origin = tags.get(head.tag)
+        if origin is None:
+            continue
+        top = highest[origin]
+        seq = top + ((head.low - top + 127) & 0xFF) - 127  # in [top - 127, top + 128]
+        if 1 <= seq <= r.MAX_SEQ:
+            uids.append(Uid(origin, seq))
+    return uids
+
+
 def _heads_bytes(heads) -> bytes:
     out = bytearray()
-    for origin, seq in heads:
-        write_fixed32(out, origin)
-        write_uvarint(out, seq)
+    for uid in heads:
+        head = Head.of(uid)
+        out += head.tag.to_bytes(2, "big") + bytes((head.low,))
     return bytes(out)
 
 
@@ -144,10 +198,10 @@ def unbatch(frame: bytes) -> list[bytes]:
     return split_batch(frame)[1]
 
 
-def split_batch(frame: bytes) -> tuple[tuple[Uid, ...], list[bytes]]:
+def split_batch(frame: bytes) -> tuple[tuple[Head, ...], list[bytes]]:
     """(heads, frames) of a BATCH frame; ((), [frame]) for any other. Raises Malformed for
-    a batch with no record, too many or bad heads, a truncated part or anything but whole
-    record frames inside."""
+    a batch with no record, too many heads, a truncated part or anything but whole record
+    frames inside."""
     if not is_batch(frame):
         return (), [frame]
     if len(frame) > MAX_FRAME:
@@ -157,10 +211,8 @@ def split_batch(frame: bytes) -> tuple[tuple[Uid, ...], list[bytes]]:
     rd = Reader(frame, 2)
     heads = []
     for _ in range(frame[1]):
-        uid = Uid(rd.fixed32(), rd.uvarint())
-        if not (1 <= uid.origin <= r.MAX_NODE and 1 <= uid.seq <= r.MAX_SEQ):
-            raise Malformed("bad_heads")
-        heads.append(uid)
+        head = rd.take(HEAD_BYTES)
+        heads.append(Head(int.from_bytes(head[:2], "big"), head[2]))
     inner = []
     while rd.remaining:
         part = rd.take(rd.uvarint())
