@@ -63,14 +63,15 @@ Protocol (all frames are broadcasts; see scope for how far each goes):
 - batches and heads (codec BATCH): record frames waiting together go in one frame up to
   `batch_bytes`, sharing the LoRa preamble, mesh header and kit-key tag; every record
   transmission also names the `heads` records this kit stored last and is not about to
-  send itself. A kit that lacks one wants it from the sender at once (after the short
-  grace), instead of at the next record of its origin (10 minutes at 6 records a
-  kit-hour) or the next digest: a record lost on one link is repaired within a
-  frame-time of that neighbour.
+  send itself (3 bytes each: codec.Head). A kit that lacks one wants it from the sender at
+  once (after the short grace), instead of at the next record of its origin (10 minutes
+  at 6 records a kit-hour) or the next digest: a record lost on one link is repaired
+  within a frame-time of that neighbour. On a quiet channel a want waits less for a ride
+  on one of our record frames (`quiet_hold_s`).
 - polite channel: the adapter reports the channel utilisation its radio measures
   (`channel_utilisation`); above `polite_util_percent` routine work waits (scheduler.py).
-- heal: a record or request from a kit silent for `peer_silence_s` (or never heard, once
-  this kit has run that long), an own push showing
+- heal: a record or request from a kit in range silent for `peer_silence_s` (or never
+  heard, once this kit has run that long; not a kit heard through a flood), an own push showing
   more than `bulk_wants` records of its origin never reached us, the adapter's optional
   `peer_heard(node, now)`, or a digest showing a large disagreement put this kit in heal
   mode: one digest soon (Trickle.hurry), then digests at `digest_min_s` as long as digests
@@ -143,7 +144,8 @@ class SyncConfig:
     # While the radio hears the channel busy under `quiet_util_percent` (its last report), a
     # want waits at most `quiet_hold_s` for a ride: a dedicated request then costs little of
     # the shared air, and records lost on a quiet mesh reach every kit sooner (5 kits in a
-    # line: record p95 742 -> 541 s, bench/mesh_territory.py).
+    # line, 40 seeds: record p95 736 -> 562 s for control 14.9 -> 16.7 % of the kits' air,
+    # bench/mesh_territory.py --set quiet_hold_s=600).
     quiet_util_percent: float = 12.5
     quiet_hold_s: float = 120.0
     # A record or request from a kit not heard for this long (a healed partition, a kit
@@ -202,8 +204,8 @@ class SyncConfig:
     neighbours_hold_s: float = 60.0
     neighbours_gap_s: float = 300.0
     cover_copies: int = 1
-    # Record transmissions carry the uids of up to this many records this kit stored last
-    # (codec heads): a kit that missed one asks for it at once, not when the next record of
+    # Record transmissions name up to this many records this kit stored last (codec heads,
+    # 3 bytes each): a kit that missed one asks for it at once, not when the next record of
     # its origin shows the gap (10 minutes at 6 records a kit-hour) or at the next digest.
     heads: int = 2
     # Record frames waiting together go in one BATCH frame up to this size (0: one record
