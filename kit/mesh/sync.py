@@ -625,7 +625,7 @@ class SyncEngine:
         if self._announced and self.config.neighbours_every_s:
             times.append(self._announced_at + self.config.neighbours_every_s)
         if not self.scheduler.is_queued(REQUEST_SOURCE):
-            timeout, ride, hold = self.config.request_timeout_s, self._ride_by(now), self.config.piggyback_hold_s
+            timeout, ride, hold = self.config.request_timeout_s, self._ride_by(now), self._hold()
             quiet = self._progress_at + self.config.hole_grace_s
             times += (max(w.ready_at(timeout, ride, hold), quiet) for w in self._wants.values())
         for t in (self.scheduler.next_wakeup(now), self.decoder.reassembler.next_expiry()):
@@ -647,7 +647,7 @@ class SyncEngine:
         # A kit in range back after a long silence, or one never heard once the boot's own
         # exchange is over (a partition healing, a kit brought in range): compare soon. Not a
         # kit farther away, heard through a flood (an alert): our range has not changed, and
-        # its kits compare with theirs. On 20 kits those were 86 false heals in 2 h, each
+        # its kits compare with theirs. On 20 kits those were 86 false heals in 4 h, each
         # a burst of digests at `digest_min_s` (bench/mesh_territory.py).
         new = last is None and now - self._born >= self.config.peer_silence_s
         if announce and (new or (last is not None and now - last >= self.config.peer_silence_s)):
@@ -1088,6 +1088,10 @@ class SyncEngine:
         self._digest_cursor = 0 if end >= len(vector) else vector[end][0]
         return digest
 
+    def _hold(self) -> float:
+        """How long a want may wait for a ride on one of our record frames."""
+        return self.config.quiet_hold_s if self._quiet else self.config.piggyback_hold_s
+
     def _next_request(self, now: float) -> Request | None:
         timeout = self.config.request_timeout_s
         for uid in [u for u, w in self._wants.items() if w.attempts >= self.config.max_request_attempts and w.ready_at(timeout) <= now]:
@@ -1095,8 +1099,7 @@ class SyncEngine:
         if now < self._progress_at + self.config.hole_grace_s:
             return None  # records are flowing in (a repair under way): holes may yet fill
         bulk = self._bulk()
-        ride = self._ride_by(now)
-        hold = self.config.quiet_hold_s if self._quiet else self.config.piggyback_hold_s
+        ride, hold = self._ride_by(now), self._hold()
         ready = sorted((w.ready_at(timeout, ride, hold), uid) for uid, w in self._wants.items() if w.ready_at(timeout, ride, hold) <= now)
         if not ready:
             return None
