@@ -144,7 +144,7 @@ class SyncConfig:
     # While the radio hears the channel busy under `quiet_util_percent` (its last report), a
     # want waits at most `quiet_hold_s` for a ride: a dedicated request then costs little of
     # the shared air, and records lost on a quiet mesh reach every kit sooner (5 kits in a
-    # line, 40 seeds: record p95 736 -> 562 s for control 14.9 -> 16.7 % of the kits' air,
+    # line, 40 seeds: record p95 736 -> 570 s for control 14.9 -> 17.9 % of the kits' air,
     # bench/mesh_territory.py --set quiet_hold_s=600).
     quiet_util_percent: float = 12.5
     quiet_hold_s: float = 120.0
