@@ -55,15 +55,20 @@ def check_invariants(net: Network):
         assert not [e for e in kit.events if type(e).__name__ == "FrameRejected"]
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_line_of_six_with_20_percent_loss_converges(seed):
+def test_line_of_six_with_20_percent_loss_converges():
     # hop_limit 1: kit 0 cannot hear kit 5 even through the radios' relays; the kits in
-    # between must carry the records at the application level.
-    net = Network(6, loss=0.2, hop_limit=1, seed=seed)
-    traffic(net, 60, every_s=45)
-    took = run_to_convergence(net, 3600)
-    assert took < 1800
-    check_invariants(net)
+    # between must carry the records at the application level. Every seed converges within
+    # the run; the time is a distribution, so it is bounded over 10 seeds: 9 within 1800 s,
+    # the median within 1200 s. (Measured: 230-2470 s, median 635 s, before the third step
+    # of issue 12; 400-1860 s, median 765 s, after. Three seeds under 1800 s each, the bound
+    # this test had, held for either version only by the choice of seeds.)
+    took = []
+    for seed in range(1, 11):
+        net = Network(6, loss=0.2, hop_limit=1, seed=seed)
+        traffic(net, 60, every_s=45)
+        took.append(run_to_convergence(net, 3600))  # raises if not within the run
+        check_invariants(net)
+    assert sum(t < 1800 for t in took) >= 9 and sorted(took)[5] < 1200, took
 
 
 def test_partition_then_heal_converges():
