@@ -729,7 +729,11 @@ class SyncEngine:
         if state.contiguous < uid.seq - 1:
             # Not urgent (a lost routine record, most of the time): wait for a ride on one
             # of our own frames, else ask in a dedicated request after piggyback_hold_s.
-            self._want(uid.origin, uid.seq - 1, from_node, now + self.config.hole_grace_s, hold=True)
+            # A frame heard through a flood (an alert) comes from a kit out of range, which our
+            # requests (the kits in range only) would never reach: ask whoever holds it.
+            far = self._local_frames and from_node not in self._in_range(now)
+            responder = BROADCAST_ANY if far else from_node
+            self._want(uid.origin, uid.seq - 1, responder, now + self.config.hole_grace_s, hold=True)
         return [RecordReceived(record, effective_record(self.store, uid))]
 
     def _in_range(self, now: float) -> set[int]:
