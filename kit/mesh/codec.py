@@ -37,6 +37,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
+from functools import lru_cache
 from typing import NamedTuple
 
 from kit.mesh import frame_auth
@@ -124,6 +125,7 @@ class Head(NamedTuple):
         return cls(head_tag(uid.origin), uid.seq & 0xFF)
 
 
+@lru_cache(maxsize=4096)  # resolve_heads maps every known origin on each frame heard
 def head_tag(origin: int) -> int:
     # CRC-32 spreads node numbers that share their high bytes (a batch of radios) evenly.
     return zlib.crc32(origin.to_bytes(4, "big")) & 0xFFFF
