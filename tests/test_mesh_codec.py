@@ -6,8 +6,10 @@ from hypothesis import strategies as st
 
 from kit.mesh import records as r
 from kit.mesh.codec import (
+    HEAD_BYTES,
     MAX_BODY,
     MAX_FRAME,
+    URGENT_HEAD,
     Decoder,
     Digest,
     DigestEntry,
@@ -29,6 +31,7 @@ from kit.mesh.codec import (
     with_wants,
 )
 from kit.mesh.fragments import FragmentLimits
+from kit.mesh.wire import Malformed
 
 NODE = st.integers(1, r.MAX_NODE)
 SEQ = st.integers(1, r.MAX_SEQ)
@@ -377,6 +380,12 @@ def test_heads_ride_with_the_records_and_a_single_record_may_carry_them():
         assert split_batch(packed) == (tuple(map(Head.of, heads)), frames) and unbatch(packed) == frames
     with pytest.raises(ValueError):
         batch([status], heads * 2)  # at most MAX_HEADS
+    # Flagged, the first head names an alert (its receiver asks for it at once if it lacks it).
+    urgent = split_batch(batch([status], heads, urgent=True))[0]
+    assert [h.urgent for h in urgent] == [True, False] and urgent[0][:2] == Head.of(heads[0])[:2]
+    flagged = batch([status], heads[:1], urgent=True)
+    with pytest.raises(Malformed, match="bad_heads"):  # the flag without a head to name
+        split_batch(flagged[:1] + bytes((URGENT_HEAD,)) + flagged[2 + HEAD_BYTES:])
 
 
 def test_a_head_is_3_bytes_resolved_among_the_origins_the_kit_knows():
@@ -418,8 +427,6 @@ def test_alerts_fragments_and_control_frames_are_never_batched():
     ],
 )
 def test_malformed_batches_are_refused_with_a_reason(case, reason):
-    from kit.mesh.wire import Malformed
-
     status = encode(site_status(), sender=9)[0]
     good = batch([status, status])
     head = bytes((good[0], 0))

@@ -141,3 +141,38 @@ def test_a_request_heard_from_a_kit_in_range_does_not_silence_our_own():
     b.receive(encode_control(codec.Request(C, ((A, ((1, 2),)),))), E, 0.0, hops_left=0, hops_away=0)
     sent = [m for _, f in transmissions(b, 60.0) for m in decode_all(f, B, 0.0)]
     assert {u for m in sent if isinstance(m, codec.Request) for u in m.uids()} == {r.Uid(A, 1), r.Uid(A, 2)}
+
+
+def alert(origin, seq):
+    return r.Alert(origin=origin, seq=seq, created_at=T0, category=r.Category.MET, event="Crue",
+                   urgency=r.Urgency.IMMEDIATE, severity=r.Severity.SEVERE, certainty=r.Certainty.OBSERVED,
+                   response_type=r.ResponseType.SHELTER, headline="Montez à l'étage", signature=bytes(64))
+
+
+def test_an_alert_a_kit_missed_is_named_in_heads_and_asked_for_at_once_on_a_busy_channel():
+    # B missed every copy of C's alert (hidden terminals: each collided at B); A holds it.
+    a, b = engine(A), engine(B, seed=2)
+    for kit in (a, b):
+        kit.store.put(board(C, 1))
+    hear(a, encode(alert(C, 2), sender=C, own=True)[0], C, 0.0)
+    transmissions(a, 60.0)  # A's relay of it goes
+    a.publish(board(A, 1), 100.0)
+    frame = next(f for _, f in transmissions(a, 110.0, 100.0) if codec.is_batch(f))
+    heads = codec.split_batch(frame)[0]
+    assert heads[0] == codec.Head(codec.head_tag(C), 2, urgent=True) and not any(h.urgent for h in heads[1:])
+    # The channel is busy: B's requests for routine records wait, not this one.
+    b.channel_utilisation(60.0, 100.0)
+    hear(b, frame, A, 101.0)
+    grace = SyncConfig().hole_grace_s
+    sent = [(t, m) for t, f in transmissions(b, 101.0 + grace + 5.0, 101.0) for m in decode_all(f, B, 0.0)]
+    asked = [(t, m) for t, m in sent if isinstance(m, codec.Request) and r.Uid(C, 2) in m.uids()]
+    assert asked and asked[0][1].responder == A
+    # A answers the kits in range (B floods it on as a kit storing a new alert does).
+    hear(a, encode_control(asked[0][1]), B, asked[0][0] + 1.0)
+    answer = next(f for _, f in transmissions(a, asked[0][0] + 10.0, asked[0][0] + 1.0)
+                  if r.Uid(C, 2) in {m.uid for m in records_in([(0, f)], A)})
+    assert a.send_options(answer) == (SyncConfig().sync_hops, False)
+    # An alert is named for alert_heads_s, then heads are routine again.
+    a.publish(board(A, 2), 100.0 + SyncConfig().alert_heads_s + 1.0)
+    later = [f for _, f in transmissions(a, 720.0, 701.0) if codec.is_batch(f)]
+    assert later and not any(h.urgent for f in later for h in codec.split_batch(f)[0])

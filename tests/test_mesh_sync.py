@@ -5,6 +5,7 @@ from helpers import decode_all, engine_output
 
 from kit.mesh import codec
 from kit.mesh import records as r
+from kit.mesh.airtime import payload_airtime_ms
 from kit.mesh.codec import (
     Decoder,
     Digest,
@@ -20,6 +21,7 @@ from kit.mesh.sync import (
     FrameRejected,
     RecordConflict,
     RecordReceived,
+    SyncConfig,
     SyncEngine,
 )
 
@@ -379,7 +381,6 @@ def test_a_request_for_many_origins_fits_one_frame_and_never_raises():
 
 def test_records_waiting_together_go_in_one_frame_and_arrive_one_by_one():
     from kit.mesh.frame_auth import FrameKeys
-    from kit.mesh.sync import SyncConfig
 
     keys = FrameKeys({1: bytes(32)}, 1)
     a = SyncEngine(A, MemoryStore(), random.Random(1), 0.0, keys=keys)
@@ -406,3 +407,21 @@ def test_a_malformed_batch_is_counted_and_dropped():
     bad = codec.batch([status, status])[:-2]
     assert b.receive(bad, A, 0.0) == [FrameRejected("truncated", A)]
     assert b.decoder.rejected["truncated"] == 1 and not b.store.has(r.Uid(A, 1))
+
+
+def test_kits_that_learn_a_gap_from_one_digest_ask_at_different_instants():
+    # B and C, on either side of A and out of each other's range, hear A's digest at the same
+    # instant: asked at the same instant, their requests would collide at A (hidden terminals,
+    # which listen before talk cannot see).
+    digest = encode_control(Digest((DigestEntry(A, 3, 3),)))
+    airtime = payload_airtime_ms(len(encode_control(Request(A, ((A, ((1, 3),)),))))) / 1000
+    apart = 0
+    for seed in range(10):
+        times = []
+        for node, kit_seed in ((B, 2 * seed), (C, 2 * seed + 1)):
+            e = engine(node, seed=kit_seed)
+            e.receive(digest, A, 0.0, hops_left=0, hops_away=0)
+            times.append(next(t for m, t in timed(e, 120.0) if isinstance(m, Request)))
+        assert max(times) <= SyncConfig().request_jitter_s + 1.0
+        apart += abs(times[0] - times[1]) > airtime
+    assert apart >= 7  # uniform over 5 s: two asks overlap one time in 6

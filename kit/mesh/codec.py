@@ -25,10 +25,11 @@ Control frames (DIGEST, REQUEST) are described with their dataclasses below.
 A BATCH frame carries whole record frames, each as uvarint length + frame (`batch`,
 `unbatch`): records waiting together (relays, answers, a healed partition's hand-over)
 share one LoRa preamble, one mesh header and one kit-key tag. Its byte 1 is the number of
-*heads* (0-3) that follow it: records the sender stored lately. A kit that lacks one learns
-of it within a frame-time, not at the next record of its origin or the next digest
+*heads* (0-3, bits 0-1) that follow it: records the sender stored lately. A kit that lacks
+one learns of it within a frame-time, not at the next record of its origin or the next digest
 (sync.py). A head is 3 bytes (`Head`): the origin's 16-bit tag and the seq's low byte; the
-receiver resolves it among the origins it knows (`resolve_heads`).
+receiver resolves it among the origins it knows (`resolve_heads`). Bit 7 (URGENT_HEAD) says
+the first head names an alert: a kit that lacks it asks at once, on a busy channel too.
 """
 from __future__ import annotations
 
@@ -105,6 +106,7 @@ FLOODED_TYPES = {FrameType.ALERT}
 # (a fragment's siblings and an alert's radio flood are per frame).
 BATCH_HEADER = 2
 MAX_HEADS = 3
+URGENT_HEAD = 0x80  # BATCH byte 1: the first head names an alert
 
 
 HEAD_BYTES = 3
@@ -119,6 +121,7 @@ class Head(NamedTuple):
 
     tag: int  # head_tag(origin)
     low: int  # seq mod 256
+    urgent: bool = False  # an alert: the first head of a batch with URGENT_HEAD
 
     @classmethod
     def of(cls, uid: Uid) -> Head:
@@ -166,14 +169,15 @@ def batch_size(sizes: list[int], heads=()) -> int:
     return BATCH_HEADER + len(_heads_bytes(heads)) + sum(n + (1 if n < 128 else 2) for n in sizes)
 
 
-def batch(frames: list[bytes], heads=()) -> bytes:
+def batch(frames: list[bytes], heads=(), urgent: bool = False) -> bytes:
     """One frame carrying `frames` (unfragmented record frames) and `heads` (uids the
-    sender holds, at most MAX_HEADS); a single frame without heads goes as is."""
+    sender holds, at most MAX_HEADS; `urgent`: the first is an alert); a single frame
+    without heads goes as is."""
     if len(frames) == 1 and not heads:
         return frames[0]
-    if not frames or len(heads) > MAX_HEADS:
+    if not frames or len(heads) > MAX_HEADS or (urgent and not heads):
         raise ValueError("a batch holds at least one record and at most MAX_HEADS heads")
-    out = bytearray((VERSION << 5 | FrameType.BATCH, len(heads)))
+    out = bytearray((VERSION << 5 | FrameType.BATCH, len(heads) | (URGENT_HEAD if urgent else 0)))
     out += _heads_bytes(heads)
     for frame in frames:
         if not packable(frame):
@@ -208,13 +212,14 @@ def split_batch(frame: bytes) -> tuple[tuple[Head, ...], list[bytes]]:
         return (), [frame]
     if len(frame) > MAX_FRAME:
         raise Malformed("oversized")
-    if frame[1] > MAX_HEADS:
+    count, urgent = frame[1] & ~URGENT_HEAD, bool(frame[1] & URGENT_HEAD)
+    if count > MAX_HEADS or (urgent and not count):
         raise Malformed("bad_heads")
     rd = Reader(frame, 2)
     heads = []
-    for _ in range(frame[1]):
+    for i in range(count):
         head = rd.take(HEAD_BYTES)
-        heads.append(Head(int.from_bytes(head[:2], "big"), head[2]))
+        heads.append(Head(int.from_bytes(head[:2], "big"), head[2], urgent and i == 0))
     inner = []
     while rd.remaining:
         part = rd.take(rd.uvarint())

@@ -18,7 +18,7 @@ slow down every repair after a partition).
 Polite channel: while the radio reports the channel busier than the firmware's polite
 threshold (`congested`), routine work waits: the CHECKIN and ROUTINE lanes and periodic
 digests and requests (what is missing is mostly routine, and the records that would answer them
-wait too). Alerts and site statuses still go. While the radio reports its own
+wait too). Alerts, site statuses and requests for a missing alert still go. While the radio reports its own
 TX time (its frames and relays, in the rolling hour) near the legal limit (`radio_full`), only
 alerts go: the firmware would refuse the rest (fw Router::send, DUTY_CYCLE_LIMIT).
 
@@ -59,6 +59,7 @@ UNCAPPED_LANES = (Lane.ALERT, Lane.CONTROL)
 SYNC_SOURCE = "sync"  # replies to peers' requests
 DIGEST_SOURCE = "digest"
 REQUEST_SOURCE = "request"
+URGENT_REQUEST_SOURCE = "urgent_request"  # alerts a kit lacks: not held back by a busy channel
 DEFERRABLE_CONTROL = (DIGEST_SOURCE, REQUEST_SOURCE)
 DEFERRABLE_LANES = (Lane.CHECKIN, Lane.ROUTINE)
 

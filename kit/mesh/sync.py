@@ -21,7 +21,8 @@ Protocol (all frames are broadcasts; see scope for how far each goes):
   expected, when wants are many (> `bulk_wants`), or while digests and requests use less
   than `control_target` of this kit's own airtime in the rolling hour.
 - request: a dedicated frame naming the peer that showed it holds the wants (only it
-  answers); repeated with backoff, then to anyone (in bulk: to anyone at once). No request
+  answers); repeated with backoff, then to anyone (in bulk: to anyone at once). Every ask
+  waits a random `request_jitter_s` more: kits shown one gap by one frame ask apart. No request
   while records new to us keep arriving (a repair under way: holes may yet fill).
 - digest: per origin (contiguous max, highest seq), timed by Trickle. In-order own pushes
   count as consistent, so a mesh where records flow sends few digests. A digest is also an
@@ -67,7 +68,10 @@ Protocol (all frames are broadcasts; see scope for how far each goes):
   once (after the short grace), instead of at the next record of its origin (10 minutes
   at 6 records a kit-hour) or the next digest: a record lost on one link is repaired
   within a frame-time of that neighbour. On a quiet channel a want waits less for a ride
-  on one of our record frames (`quiet_hold_s`).
+  on one of our record frames (`quiet_hold_s`). An alert stored lately is named first and
+  flagged (`alert_heads_s`): a kit that lacks it asks at once, in a request of its own that
+  a busy channel does not hold back, and the answer goes to the kits in range, from which
+  it floods on.
 - polite channel: the adapter reports the channel utilisation its radio measures
   (`channel_utilisation`); above `polite_util_percent` routine work waits (scheduler.py).
 - heal: a record or request from a kit in range silent for `peer_silence_s` (or never
@@ -106,6 +110,7 @@ from kit.mesh.scheduler import (
     LANE_OF_PRIORITY,
     REQUEST_SOURCE,
     SYNC_SOURCE,
+    URGENT_REQUEST_SOURCE,
     AirtimeScheduler,
     Lane,
     SchedulerConfig,
@@ -129,7 +134,13 @@ class SyncConfig:
     # An unanswered request is repeated after this (doubling each time), then dropped
     # after `max_request_attempts`; a later digest brings the want back if still needed.
     request_timeout_s: float = 60.0
+    alert_request_timeout_s: float = 15.0  # a missing alert (see alert_heads_s)
     max_request_attempts: int = 5
+    # Each ask is delayed by up to this (uniform): the kits in range of one frame that shows
+    # them a gap (a digest, heads) would all ask at the same instant, and those out of each
+    # other's range collide at the kit they ask (hidden terminals). On a healed 5-kit line,
+    # the two kits on either side of one kit asked it at the same instants twice running.
+    request_jitter_s: float = 5.0
     hole_grace_s: float = 8.0
     reply_window_s: float = 20.0  # "anyone" replies wait uniform(0.25, 1) × this
     volunteer_delay_s: float = 30.0  # kits that heard a handheld wait up to this, first one wins
@@ -208,6 +219,12 @@ class SyncConfig:
     # 3 bytes each): a kit that missed one asks for it at once, not when the next record of
     # its origin shows the gap (10 minutes at 6 records a kit-hour) or at the next digest.
     heads: int = 2
+    # An alert this kit stored in the last `alert_heads_s` is named first in the heads of its
+    # record frames, flagged (codec.URGENT_HEAD): a kit in range that lacks it asks at once in
+    # a request a busy channel does not hold back. Where hidden terminals make a kit miss
+    # every copy of an alert's flood, its neighbours' routine traffic tells it within a
+    # frame-time, not the next digest (BENCHMARKS.md, alerts on 50 kits).
+    alert_heads_s: float = 600.0
     # Record frames waiting together go in one BATCH frame up to this size (0: one record
     # per frame, for kits of an older version; see codec.batch).
     batch_bytes: int = codec.MAX_BODY
@@ -263,15 +280,17 @@ Event = RecordReceived | Duplicate | RecordRejected | FrameRejected | RecordConf
 class _Want:
     responder: int
     not_before: float  # may ride on one of our frames from then on
+    timeout: float  # asked again this long after an ask, doubling each time
     hold: bool = False  # ... and waits for that before a dedicated request (see _ride_by)
     asked_at: float | None = None
     attempts: int = 0
+    urgent: bool = False  # an alert: asked in its own request, never deferred
 
-    def ready_at(self, timeout: float, ride_by: float | None = None, hold_s: float = 0.0) -> float:
+    def ready_at(self, ride_by: float | None = None, hold_s: float = 0.0) -> float:
         """When to ask (again) on one of our frames; with `ride_by` (when our next record
         frame is expected, see SyncEngine._ride_by), when to ask in a dedicated request:
         a want that may wait does so until then, at most `hold_s`."""
-        due = self.not_before if self.asked_at is None else self.asked_at + timeout * 2 ** (self.attempts - 1)
+        due = self.not_before if self.asked_at is None else self.asked_at + self.timeout * 2 ** (self.attempts - 1)
         if not self.hold or ride_by is None:
             return due
         return max(due, min(ride_by, due + hold_s))
@@ -342,7 +361,9 @@ class SyncEngine:
         self._their_neighbours: dict[int, tuple[frozenset[int], float]] = {}  # kit -> (its range, when told)
         self._waiting: dict[Uid, set[int] | None] = {}  # queued relays and echoes -> senders heard since
         self._latest: deque[Uid] = deque(maxlen=4 * codec.MAX_HEADS)  # records stored last (heads)
+        self._alerts: deque[tuple[float, Uid]] = deque(maxlen=4)  # alerts stored last, with when
         self._heads: tuple[Uid, ...] = ()  # ... offered to the transmission being packed
+        self._urgent_head = False  # ... the first of them is an alert
         self._announced: frozenset[int] = frozenset()  # our range as last told
         self._announced_at = float("-inf")
         self._announce_due: float | None = None
@@ -362,8 +383,7 @@ class SyncEngine:
             raise ValueError(f"{record.uid} already exists with other content")
         if self.scheduler.is_queued(("push", record.uid)):
             return
-        self._arrivals[record.uid] = now
-        self._latest.append(record.uid)
+        self._stored(record, now)
         frames = codec.encode(record, sender=self.radio_node, own=True)
         self.scheduler.enqueue(frames, LANE_OF_PRIORITY[record.PRIORITY], source, ("push", record.uid), self._reserve(frames))
         if isinstance(record, Alert):
@@ -371,6 +391,12 @@ class SyncEngine:
             self.trickle.inconsistent(now)
             if self.config.alert_repeats_s:
                 self._repeats[record.uid] = [now + d for d in sorted(self.config.alert_repeats_s)]
+
+    def _stored(self, record: Record, now: float) -> None:
+        self._arrivals[record.uid] = now
+        self._latest.append(record.uid)
+        if isinstance(record, Alert):
+            self._alerts.append((now, record.uid))
 
     def bridged(self, uid: Uid, now: float, push: bool = False) -> None:
         """A record this kit stored from another of its links (the territory's MQTT broker;
@@ -493,15 +519,32 @@ class SyncEngine:
             events += self._dispatch(result, wants, own, from_node, now, hops_left, hops_away)
         if not accepted:
             return events
-        highest = {origin: state.highest for origin, state in self.store.vector().items()} if heads else {}
-        for uid in codec.resolve_heads(heads, highest):  # records the sender holds: one we lack is asked of it
-            if not self.store.has(uid) and uid not in self._wants:
-                self._want(uid.origin, uid.seq, from_node, now + self.config.hole_grace_s, hold=True)
+        if heads:
+            self._on_heads(heads, from_node, now)
         # A digest is compared in full; any other frame from a long-silent kit is answered
         # with a digest of ours soon (after the frame itself is handled: an in-order push
         # must not count as "consistent" and suppress that digest).
         self._heard_peer(from_node, now, announce=not digest and hops_away in (0, None))
         return events
+
+    def _on_heads(self, heads: tuple[codec.Head, ...], from_node: int, now: float) -> None:
+        """Records the sender holds: one we lack is asked of it (an alert at once)."""
+        highest = {origin: state.highest for origin, state in self.store.vector().items()}
+        alert = codec.resolve_heads(heads[:1], highest) if heads[0].urgent else []
+        not_before = now + self.config.hole_grace_s + self._jitter()
+        for uid in codec.resolve_heads(heads, highest):
+            if self.store.has(uid):
+                continue
+            want = self._wants.get(uid)
+            if uid in alert:
+                # Asked of this holder, again each time one shows it after our last ask went
+                # unanswered (a request lost on a busy channel): not after a backoff.
+                if want is None and len(self._wants) >= self.config.max_wants:
+                    continue
+                if want is None or not want.urgent or (want.asked_at is not None and now - want.asked_at >= want.timeout):
+                    self._wants[uid] = self._new_want(from_node, now + self._jitter(), urgent=True)
+            elif want is None:
+                self._want(uid.origin, uid.seq, from_node, not_before, hold=True, jitter=False)
 
     @staticmethod
     def _well_formed(body: bytes, from_node: int) -> bool:
@@ -545,7 +588,7 @@ class SyncEngine:
 
     def next_transmission(self, now: float) -> bytes | None:
         self._run_timers(now)
-        self._heads = self._latest_heads() if self.config.heads and self.config.batch_bytes else ()
+        self._heads, self._urgent_head = self._latest_heads(now) if self.config.heads and self.config.batch_bytes else ((), False)
         frames = self.scheduler.next_frames(
             now, finalize=lambda frame, extra: self._piggyback(frame, extra, now),
             pack=codec.packable if self.config.batch_bytes else None, size=self._batch_size)
@@ -585,23 +628,30 @@ class SyncEngine:
         size = codec.batch_size([len(f) for f in frames], self._heads)
         return size if size <= self.config.batch_bytes else None
 
-    def _latest_heads(self) -> tuple[Uid, ...]:
+    def _latest_heads(self, now: float) -> tuple[tuple[Uid, ...], bool]:
         """The records stored last that we will not send ourselves soon (a kit in range that
-        lacks one of those would ask for what is already on its way)."""
+        lacks one of those would ask for what is already on its way), after the last alert
+        stored within `alert_heads_s` if any; and whether the first is that alert."""
         queued = self.scheduler.is_queued
-        heads = [u for u in reversed(self._latest)
-                 if u not in self._relays and u not in self._replies_due
-                 and not any(queued((kind, u)) for kind in ("push", "repeat", "reply"))]
-        return tuple(heads[: self.config.heads])
+
+        def named(u: Uid) -> bool:
+            return (u not in self._relays and u not in self._replies_due
+                    and not any(queued((kind, u)) for kind in ("push", "repeat", "reply")))
+
+        alert = next((u for t, u in reversed(self._alerts) if t >= now - self.config.alert_heads_s and named(u)), None)
+        heads = [u for u in reversed(self._latest) if u != alert and named(u)][: self.config.heads]
+        if alert is None:
+            return tuple(heads), False
+        return (alert, *heads)[: codec.MAX_HEADS], True
 
     def _packed(self, frames: list[bytes], inside: set[Uid]) -> bytes:
         """The frame to send: these frames with our latest heads (those not already in
         it) when they fit, else without."""
         if not codec.packable(frames[0]):
             return frames[0]  # control frames, alerts, fragments go alone
-        heads = tuple(u for u in self._heads if u not in inside)
+        heads = tuple(u for u in self._heads if u not in inside)  # an alert is never inside
         if heads and codec.batch_size([len(f) for f in frames], heads) <= self.config.batch_bytes:
-            return codec.batch(frames, heads)
+            return codec.batch(frames, heads, urgent=self._urgent_head)
         return codec.batch(frames)
 
     def send_options(self, frame: bytes) -> tuple[int | None, bool]:
@@ -624,10 +674,12 @@ class SyncEngine:
             times.append(self._announce_due)
         if self._announced and self.config.neighbours_every_s:
             times.append(self._announced_at + self.config.neighbours_every_s)
+        if not self.scheduler.is_queued(URGENT_REQUEST_SOURCE):
+            times += (w.ready_at() for w in self._wants.values() if w.urgent)
         if not self.scheduler.is_queued(REQUEST_SOURCE):
-            timeout, ride, hold = self.config.request_timeout_s, self._ride_by(now), self._hold()
+            ride, hold = self._ride_by(now), self._hold()
             quiet = self._progress_at + self.config.hole_grace_s
-            times += (max(w.ready_at(timeout, ride, hold), quiet) for w in self._wants.values())
+            times += (max(w.ready_at(ride, hold), quiet) for w in self._wants.values() if not w.urgent)
         for t in (self.scheduler.next_wakeup(now), self.decoder.reassembler.next_expiry()):
             if t is not None:
                 times.append(t)
@@ -706,8 +758,7 @@ class SyncEngine:
             return [RecordRejected(uid, "seq_too_far_ahead")]
         in_order = self.store.vector().get(uid.origin, OriginState(0, 0)).contiguous == uid.seq - 1
         self.store.put(record)
-        self._arrivals[uid] = now
-        self._latest.append(uid)
+        self._stored(record, now)
         self._progress_at = now
         self._wants.pop(uid, None)
         # A re-sent record (from_node != origin) no longer resets Trickle: with the radio
@@ -787,12 +838,31 @@ class SyncEngine:
         delay = low + (high - low) * self.rng.random() / max(1, uncovered)
         self._relays[record.uid] = [now + delay, 1, urgent, {from_node}]
 
-    def _want(self, origin: int, upto: int, responder: int, not_before: float, hold: bool = False) -> None:
+    def _want(self, origin: int, upto: int, responder: int, not_before: float, hold: bool = False,
+              jitter: bool = True) -> None:
+        """Want the records of `origin` we lack up to `upto`, asked at `not_before` plus one
+        jitter for them all (`jitter` False: the caller added it, one for a whole frame's)."""
         room = self.config.max_wants - len(self._wants)
         if room <= 0:
             return
+        not_before += self._jitter() if jitter else 0.0
         for seq in self.store.missing(origin, upto, min(room, 256)):
-            self._wants.setdefault(Uid(origin, seq), _Want(responder, not_before, hold))
+            if Uid(origin, seq) not in self._wants:
+                self._wants[Uid(origin, seq)] = self._new_want(responder, not_before, hold)
+
+    def _new_want(self, responder: int, not_before: float, hold: bool = False, urgent: bool = False) -> _Want:
+        timeout = self.config.alert_request_timeout_s if urgent else self.config.request_timeout_s
+        return _Want(responder, not_before, timeout, hold, urgent=urgent)
+
+    def _jitter(self) -> float:
+        return self.rng.uniform(0.0, self.config.request_jitter_s)
+
+    def _asked(self, uids: list[Uid], now: float) -> None:
+        """These wants went in one request (or ride): the next try, jittered alike."""
+        at = now + self._jitter()
+        for uid in uids:
+            want = self._wants[uid]
+            want.asked_at, want.attempts = at, want.attempts + 1
 
     def _on_digest(self, digest: Digest, peer: int, now: float, hops_away: int | None = None) -> None:
         mine = self.store.vector()
@@ -800,6 +870,7 @@ class SyncEngine:
         covered = set(theirs) | {o for o in mine if digest.lo <= o <= digest.hi}
         peer_lacks = we_lack = False
         gap = 0
+        at = now + self._jitter()
         offers: list[Uid] = []
         for origin in sorted(covered):
             m = mine.get(origin, OriginState(0, 0))
@@ -815,12 +886,12 @@ class SyncEngine:
             lack = False
             if t.contiguous > m.contiguous:
                 lack = True
-                self._want(origin, t.contiguous, peer, now, hold)
+                self._want(origin, t.contiguous, peer, at, hold, jitter=False)
             top = Uid(origin, t.highest)
             if t.highest > t.contiguous and not self.store.has(top):
                 lack = True
-                if len(self._wants) < self.config.max_wants:
-                    self._wants.setdefault(top, _Want(peer, now, hold))
+                if len(self._wants) < self.config.max_wants and top not in self._wants:
+                    self._wants[top] = self._new_want(peer, at, hold)
             if lack:
                 we_lack = True
                 self._refresh_wants(origin, t, peer, now)
@@ -861,11 +932,12 @@ class SyncEngine:
     def _refresh_wants(self, origin: int, theirs: DigestEntry, peer: int, now: float) -> None:
         """Fresh evidence that `peer` holds what we want: ask it directly again, unless a
         request is already on its way (backoff only applies while we have no such hint)."""
+        at = now + self._jitter()
         for uid, want in self._wants.items():
             if uid.origin != origin or not (uid.seq <= theirs.contiguous or uid.seq == theirs.highest):
                 continue
-            if want.asked_at is None or now - want.asked_at >= self.config.request_timeout_s:
-                want.responder, want.not_before, want.asked_at, want.attempts = peer, now, None, 0
+            if want.asked_at is None or now - want.asked_at >= want.timeout:
+                want.responder, want.not_before, want.asked_at, want.attempts = peer, at, None, 0
 
     def _on_request(self, request: Request, peer: int, now: float, hops_away: int | None = None) -> None:
         offers: list[Uid] = []
@@ -919,6 +991,8 @@ class SyncEngine:
 
     def _queue_reply(self, uid: Uid) -> None:
         record = self.store.get(uid)
+        if isinstance(record, Alert) and len(self._local_resends) < self.config.max_offers:
+            self._local_resends.add(uid)  # for the kits in range that lack it: it floods from them
         frames = codec.encode(record, sender=self.radio_node, own=record.origin == self.node)
         self.scheduler.enqueue(frames, LANE_OF_PRIORITY[record.PRIORITY], SYNC_SOURCE, ("reply", uid), self._reserve(frames))
 
@@ -969,8 +1043,7 @@ class SyncEngine:
         """`frame` plus as many of our due wants as fit in `extra` bytes (called as the
         frame goes on air). A want carried this way counts as asked."""
         room = min(extra - 1, codec.wants_room(frame))
-        timeout = self.config.request_timeout_s
-        due = sorted(u for u, w in self._wants.items() if w.ready_at(timeout) <= now)
+        due = sorted(u for u, w in self._wants.items() if w.ready_at() <= now)
         chosen: list[Uid] = []
         for uid in due[:MAX_REQUESTED]:
             if len(codec.encode_wants(_ranges(chosen + [uid]))) > room:
@@ -978,9 +1051,7 @@ class SyncEngine:
             chosen.append(uid)
         if not chosen:
             return frame
-        for uid in chosen:
-            want = self._wants[uid]
-            want.asked_at, want.attempts = now, want.attempts + 1
+        self._asked(chosen, now)
         return codec.with_wants(frame, _ranges(chosen))
 
     # --- timers ---------------------------------------------------------------------
@@ -1027,10 +1098,11 @@ class SyncEngine:
         if self.trickle.poll(now):
             self.scheduler.cancel(DIGEST_SOURCE)  # a digest still waiting for airtime is stale
             self._enqueue_control(self._next_digest(), DIGEST_SOURCE)
-        if not self.scheduler.is_queued(REQUEST_SOURCE):
-            request = self._next_request(now)
-            if request is not None:
-                self._enqueue_control(request, REQUEST_SOURCE)
+        for source, urgent in ((URGENT_REQUEST_SOURCE, True), (REQUEST_SOURCE, False)):
+            if not self.scheduler.is_queued(source):
+                request = self._next_request(now, urgent)
+                if request is not None:
+                    self._enqueue_control(request, source)
         return events
 
     def _announce(self, now: float, in_range: set[int]) -> None:
@@ -1096,22 +1168,24 @@ class SyncEngine:
         """How long a want may wait for a ride on one of our record frames."""
         return self.config.quiet_hold_s if self._quiet else self.config.piggyback_hold_s
 
-    def _next_request(self, now: float) -> Request | None:
-        timeout = self.config.request_timeout_s
-        for uid in [u for u, w in self._wants.items() if w.attempts >= self.config.max_request_attempts and w.ready_at(timeout) <= now]:
+    def _next_request(self, now: float, urgent: bool = False) -> Request | None:
+        """The next request for our wants (`urgent`: for alerts only, else for the rest)."""
+        for uid in [u for u, w in self._wants.items() if w.attempts >= self.config.max_request_attempts and w.ready_at() <= now]:
             del self._wants[uid]  # given up; a later digest brings it back if someone has it
-        if now < self._progress_at + self.config.hole_grace_s:
+        if not urgent and now < self._progress_at + self.config.hole_grace_s:
             return None  # records are flowing in (a repair under way): holes may yet fill
         bulk = self._bulk()
-        ride, hold = self._ride_by(now), self._hold()
-        ready = sorted((w.ready_at(timeout, ride, hold), uid) for uid, w in self._wants.items() if w.ready_at(timeout, ride, hold) <= now)
+        ride, hold = (None, 0.0) if urgent else (self._ride_by(now), self._hold())
+        ready = sorted((w.ready_at(ride, hold), uid) for uid, w in self._wants.items()
+                       if w.urgent == urgent and w.ready_at(ride, hold) <= now)
         if not ready:
             return None
 
         def responder(uid: Uid) -> int:
             w = self._wants[uid]
             # 2nd try, or many wants at once (every holder then shares the work): anyone.
-            return w.responder if w.attempts == 0 and not bulk else BROADCAST_ANY
+            # An alert is asked of the holder that named it first (its answer is not delayed).
+            return w.responder if w.attempts == 0 and (w.urgent or not bulk) else BROADCAST_ANY
 
         target = responder(ready[0][1])
         chosen = sorted(uid for _, uid in ready if responder(uid) == target)[:MAX_REQUESTED]
@@ -1122,9 +1196,7 @@ class SyncEngine:
             chosen.pop()
         if not chosen:
             return None
-        for uid in chosen:
-            want = self._wants[uid]
-            want.asked_at, want.attempts = now, want.attempts + 1
+        self._asked(chosen, now)
         return request
 
 
