@@ -1,4 +1,5 @@
 """Several engines on a simulated lossy LoRa channel (bench/mesh_sim.py)."""
+import statistics
 import sys
 from pathlib import Path
 
@@ -107,21 +108,23 @@ def test_kits_whose_origin_is_not_their_radio_node_converge():
     """Kits 1 and 4 made records before their radio was attached: their frames go out under
     the radio's number, their records keep their origin. They converge as fast as the same
     mesh whose origins are the radio node numbers (FLAG_OWN tells first-hand pushes apart
-    whatever the numbers). One seed's time swings 0.6–1.6 × the other's with the loss
-    draws alone, so the two are compared over six seeds."""
-    took = same_took = 0.0
-    for seed in range(1, 7):
+    whatever the numbers). One seed's time swings 0.1–40 × the other's with the loss draws
+    alone (60 s against 2,710 s), and a few stalled runs of 2,000 s decide a sum over six
+    seeds: the same code measured 1.36 × then 0.87 × (sums over 40 seeds, before and after
+    request jitter). Their medians over 40 seeds: 795 and 670 s before, 715 and 835 s after."""
+    took, same_took = [], []
+    for seed in range(1, 41):
         net = Network(6, loss=0.2, hop_limit=3, seed=seed, own_origins=(1, 4))
         traffic(net, 40, every_s=45)
         assert {k.record_origin for k in net.kits} != {k.node for k in net.kits}
-        took += run_to_convergence(net, 3600)
+        took.append(run_to_convergence(net, 3600))
         check_invariants(net)
         origins = {uid.origin for uid in net.kits[0].store.uids()}
         assert net.kits[1].record_origin in origins and net.kits[1].node not in origins
         same = Network(6, loss=0.2, hop_limit=3, seed=seed)
         traffic(same, 40, every_s=45)
-        same_took += run_to_convergence(same, 3600)
-    assert took <= 1.25 * same_took
+        same_took.append(run_to_convergence(same, 3600))
+    assert statistics.median(took) <= 1.25 * statistics.median(same_took)
 
 
 def test_partition_heal_with_separate_origins_converges():
