@@ -83,19 +83,12 @@ def test_alerts_go_first_then_control_then_status():
     assert [f for _, f in drain(s, 100)] == [b"a", b"c", b"s", b"r"]
 
 
-def test_control_share_is_bounded_and_larger_while_no_record_waits():
-    # Digests and requests keep to control_share of the budget while records wait for it; with
-    # none waiting (a healed partition's repair on an idle channel), to idle_control_share.
-    record = bytes(40)
-    for records in (True, False):
-        s = AirtimeScheduler()
-        for _ in range(500):
-            s.enqueue([FRAME], Lane.CONTROL, "digest")
-            if records:
-                s.enqueue([record], Lane.ROUTINE, "app")
-        control = sum(COST for _, f in drain(s, 3599) if f == FRAME)
-        share = s.config.control_share if records else s.config.idle_control_share
-        assert 0.9 * share * s.config.budget_ms <= control <= share * s.config.budget_ms
+def test_control_share_is_bounded():
+    s = AirtimeScheduler()
+    for _ in range(500):
+        s.enqueue([FRAME], Lane.CONTROL, "digest")
+    sent = drain(s, 3599)
+    assert sum(payload_airtime_ms(len(f)) for _, f in sent) <= s.config.control_share * s.config.budget_ms
 
 
 def test_one_flooding_source_cannot_starve_others():

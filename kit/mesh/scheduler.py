@@ -9,8 +9,7 @@ airtime.cpp), so the firmware never answers DUTY_CYCLE_LIMIT, which would drop f
 Alerts may use the whole budget; every other lane leaves `alert_reserve` of it to them.
 
 Order: ALERT, then CONTROL (digests, requests) while it has used less than
-`control_share` of the budget (`idle_control_share` while no record frame waits), then STATUS,
-CHECKIN, ROUTINE. Within a lane sources take
+`control_share` of the budget, then STATUS, CHECKIN, ROUTINE. Within a lane sources take
 turns (round robin per item); a source other than alerts/control may not use more than
 `source_share` of the budget, so one flooding client cannot starve the rest (replies to
 peers' requests are exempt: that content was admitted at its origin, and capping it would
@@ -76,11 +75,6 @@ class SchedulerConfig:
     window_s: float = 3600.0
     min_gap_s: float = 4.0  # leaves the channel to relays and handhelds between two of ours
     control_share: float = 0.1
-    # With no record frame waiting, control may use more: the cap keeps the budget for records,
-    # and with none queued it only held back the requests and digests of a healed partition's
-    # repair on an idle channel (20 kits: kits lacking 4 records for over an hour, their
-    # requests queued behind a spent share; bench/mesh_territory.py --heal).
-    idle_control_share: float = 0.3
     source_share: float = 0.25
     # Share of the budget only alerts may use: a kit busy passing records on for the others
     # still has airtime for an alert at once, not when its rolling hour frees some.
@@ -228,16 +222,12 @@ class AirtimeScheduler:
         budget = cfg.budget_ms if lane is Lane.ALERT else (1.0 - cfg.alert_reserve) * cfg.budget_ms
         t = self._fits_at(now, cost, budget, None, None)
         if lane is Lane.CONTROL:
-            share = cfg.control_share if self._records_waiting() else cfg.idle_control_share
-            t = max(t, self._fits_at(now, cost, share * cfg.budget_ms, Lane.CONTROL, None))
+            t = max(t, self._fits_at(now, cost, cfg.control_share * cfg.budget_ms, Lane.CONTROL, None))
         elif lane not in UNCAPPED_LANES and source not in cfg.exempt_sources:
             t = max(t, self._fits_at(now, cost, cfg.source_share * cfg.budget_ms, None, source))
         if self._last_start is not None and not packed:
             t = max(t, self._last_start + cfg.min_gap_s)
         return t
-
-    def _records_waiting(self) -> bool:
-        return any(self._lanes[lane].by_source for lane in (Lane.STATUS, Lane.CHECKIN, Lane.ROUTINE))
 
     def next_frame(self, now: float, finalize=None) -> bytes | None:
         """The frame to transmit now, or None (nothing ready). Accounts its airtime.
