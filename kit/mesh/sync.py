@@ -530,13 +530,13 @@ class SyncEngine:
     def _on_heads(self, heads: tuple[codec.Head, ...], from_node: int, now: float) -> None:
         """Records the sender holds: one we lack is asked of it (an alert at once)."""
         highest = {origin: state.highest for origin, state in self.store.vector().items()}
-        alert = codec.resolve_heads(heads[:1], highest) if heads[0].urgent else []
+        alert = heads[0]._replace(urgent=False) if heads[0].urgent else None
         not_before = now + self.config.hole_grace_s + self._jitter()
         for uid in codec.resolve_heads(heads, highest):
             if self.store.has(uid):
                 continue
             want = self._wants.get(uid)
-            if uid in alert:
+            if codec.Head.of(uid) == alert:
                 # Asked of this holder, again each time one shows it after our last ask went
                 # unanswered (a request lost on a busy channel): not after a backoff.
                 if want is None and len(self._wants) >= self.config.max_wants:
@@ -544,7 +544,7 @@ class SyncEngine:
                 if want is None or not want.urgent or (want.asked_at is not None and now - want.asked_at >= want.timeout):
                     self._wants[uid] = self._new_want(from_node, now + self._jitter(), urgent=True)
             elif want is None:
-                self._want(uid.origin, uid.seq, from_node, not_before, hold=True, jitter=False)
+                self._want(uid.origin, uid.seq, from_node, not_before, hold=True)
 
     @staticmethod
     def _well_formed(body: bytes, from_node: int) -> bool:
@@ -784,7 +784,7 @@ class SyncEngine:
             # requests (the kits in range only) would never reach: ask whoever holds it.
             far = self._local_frames and from_node not in self._in_range(now)
             responder = BROADCAST_ANY if far else from_node
-            self._want(uid.origin, uid.seq - 1, responder, now + self.config.hole_grace_s, hold=True)
+            self._want(uid.origin, uid.seq - 1, responder, now + self.config.hole_grace_s + self._jitter(), hold=True)
         return [RecordReceived(record, effective_record(self.store, uid))]
 
     def _in_range(self, now: float) -> set[int]:
@@ -838,14 +838,12 @@ class SyncEngine:
         delay = low + (high - low) * self.rng.random() / max(1, uncovered)
         self._relays[record.uid] = [now + delay, 1, urgent, {from_node}]
 
-    def _want(self, origin: int, upto: int, responder: int, not_before: float, hold: bool = False,
-              jitter: bool = True) -> None:
-        """Want the records of `origin` we lack up to `upto`, asked at `not_before` plus one
-        jitter for them all (`jitter` False: the caller added it, one for a whole frame's)."""
+    def _want(self, origin: int, upto: int, responder: int, not_before: float, hold: bool = False) -> None:
+        """Want the records of `origin` we lack up to `upto`, asked from `not_before` (the
+        caller adds one `_jitter()` for all the wants one frame shows)."""
         room = self.config.max_wants - len(self._wants)
         if room <= 0:
             return
-        not_before += self._jitter() if jitter else 0.0
         for seq in self.store.missing(origin, upto, min(room, 256)):
             if Uid(origin, seq) not in self._wants:
                 self._wants[Uid(origin, seq)] = self._new_want(responder, not_before, hold)
@@ -886,7 +884,7 @@ class SyncEngine:
             lack = False
             if t.contiguous > m.contiguous:
                 lack = True
-                self._want(origin, t.contiguous, peer, at, hold, jitter=False)
+                self._want(origin, t.contiguous, peer, at, hold)
             top = Uid(origin, t.highest)
             if t.highest > t.contiguous and not self.store.has(top):
                 lack = True
