@@ -9,8 +9,9 @@ from random kits; 1 h warm-up, 2 h measured, then 1 h with no new record for the
 Then a partition: the mesh cut in two for an hour of records, healed, and the time until every
 kit holds every record against a lower bound.
 
-Run: .venv/bin/python bench/mesh_territory.py [--sizes 5,20] [--heal] [--set heads=0 ...]
-(prints every target, PASS/FAIL; --set changes a SyncConfig field, to measure a trade-off)
+Run: .venv/bin/python bench/mesh_territory.py [--sizes 5,20] [--heal] [--set heads=0 ...] [--role ROUTER]
+(prints every target, PASS/FAIL; --set changes a SyncConfig field, --role the kits' radios'
+role, with rebroadcast_mode ALL, to measure a trade-off)
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ DEGREE = 4.0  # the range is set for this; the drawn meshes have a mean degree o
 WARM, MEASURED, DRAIN = 3600.0, 7200.0, 3600.0
 ALERT = SAMPLES[9][0]
 CONFIG = SyncConfig()  # --set name=value (a SyncConfig field) measures another setting
+ROLE = "CLIENT"  # --role NAME
 
 
 def targets(n: int) -> dict:
@@ -50,7 +52,7 @@ def run(n: int, seed: int) -> dict:
         topo, diameter = line(5, LOSS), 4
     else:
         topo, diameter = random_geometric(n, LOSS, DEGREE, seed)
-    net = Territory(topo, seed=seed, hop_limit=HOPS, config=CONFIG, retry_after=RETRY_AFTER_S, max_retries=MAX_RETRIES)
+    net = Territory(topo, seed=seed, hop_limit=HOPS, role=ROLE, config=CONFIG, retry_after=RETRY_AFTER_S, max_retries=MAX_RETRIES)
     rng = net.kits[0].engine.rng.__class__(seed)
     end = WARM + MEASURED
     # Publication times: records round robin at RATE per kit-hour, alerts at random times.
@@ -210,7 +212,7 @@ def heal_run(n: int, seed: int) -> dict:
     cut = {(a, b): link for (a, b), link in topo.links.items() if (a in side_a) != (b in side_a)}
     for a, b in cut:
         topo.unlink(a, b, both=False)
-    net = Territory(topo, seed=seed, hop_limit=HOPS, config=CONFIG, retry_after=RETRY_AFTER_S, max_retries=MAX_RETRIES)
+    net = Territory(topo, seed=seed, hop_limit=HOPS, role=ROLE, config=CONFIG, retry_after=RETRY_AFTER_S, max_retries=MAX_RETRIES)
     created: dict = {}
     k = 0
     for t in [RECORDS_FROM + j * 3600 / (RATE * n) for j in range(RATE * n)]:
@@ -282,8 +284,9 @@ SIZES = {5: tuple(range(1, 41)), 20: tuple(range(1, 11)), 50: (1, 2), 100: (1, 2
 
 def main() -> None:
     """`--sizes 5,20` runs only those sizes (one process per size runs them in parallel)."""
-    global CONFIG
+    global CONFIG, ROLE
     args = sys.argv[1:]
+    ROLE = args[args.index("--role") + 1] if "--role" in args else ROLE
     overrides = {a.split("=", 1)[0]: ast.literal_eval(a.split("=", 1)[1])
                  for flag, a in zip(args, args[1:]) if flag == "--set"}
     CONFIG = replace(SyncConfig(), **overrides)

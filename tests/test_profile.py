@@ -194,3 +194,12 @@ def test_batch_tool_writes_valid_profiles_and_a_sheet(tmp_path):
     sheet = (out / "sheet.html").read_text()
     assert sheet.count("<section>") == 3 and sheet.count("<svg") == 6 and "http://kit.lan" in sheet
     assert (out / "sheet.html").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_kits_radio_is_not_a_router():
+    """Setting the ROUTER role installs rebroadcast_mode CORE_PORTNUMS_ONLY over the ALL sent
+    with it (the simulated radio does it too: tests/test_sim_relay_timing.py), and that mode
+    drops the kits' PRIVATE_APP frames before the kit sees them."""
+    found = problems(REAL.replace('role = "CLIENT"', 'role = "ROUTER"', 1))["radio.role"]
+    assert "CORE_PORTNUMS_ONLY" in found.problem and "ROUTER_LATE" in found.fix
+    assert kit_profile.loads(REAL.replace('role = "CLIENT"', 'role = "ROUTER_LATE"', 1)).radio.role == "ROUTER_LATE"

@@ -253,3 +253,59 @@ def test_dm_across_one_relay_arrives_within_seconds_after_the_nodeinfo_exchange(
     delays = sorted(dm_across_relay_delay((s, s + 1, s + 2)) for s in range(0, 60, 3))
     assert delays[-1] < 15.0, delays
     assert delays[len(delays) // 2] < 5.0, delays
+
+
+def router_node(clock, mode: str) -> SimNode:
+    node = us_node(clock, 0x11, 3)
+    device = node.state.config.device
+    device.role = device.Role.ROUTER
+    device.rebroadcast_mode = device.RebroadcastMode.Value(mode)
+    node.attach_radio(Medium(clock, Topology.full(2)).attach(0, node))
+    node.boot()
+    return node
+
+
+def broadcast_frame(node: SimNode, packet_id: int, port) -> Frame:
+    frame = relay_frame(node, packet_id, port)
+    frame.packet.to = 0xFFFFFFFF
+    return frame
+
+
+@pytest.mark.parametrize("mode", ["CORE_PORTNUMS_ONLY", "ALL"])
+def test_a_router_relays_early_and_its_rebroadcast_mode_decides_the_kits_frames(mode):
+    """fw RadioInterface::shouldRebroadcastEarlyLikeRouter: a ROUTER relays within 2 x CW
+    slots, without a CLIENT's 2 x CW_MAX first. fw Router::handleReceived: CORE_PORTNUMS_ONLY
+    (a ROUTER's default) neither relays nor hands over a decoded packet on another port, so a
+    kit's PRIVATE_APP frames would not even reach the kit behind that radio."""
+    clock = ManualClock()
+    node = router_node(clock, mode)
+    delivered = []
+    node.api.deliver = delivered.append
+    sent = record_transmissions(node)
+    node.on_air_receive(broadcast_frame(node, 0x401, Port.TEXT_MESSAGE_APP), 10.0, -50)
+    node.on_air_receive(broadcast_frame(node, 0x402, Port.PRIVATE_APP), 10.0, -50)
+    clock.run_until(30)
+    private_passes = mode == "ALL"
+    assert [f.packet.id for _, f in sent][:1] == [0x401]
+    assert (0x402 in [f.packet.id for _, f in sent]) == private_passes
+    assert sent[0][0] < WEIGHTED_MIN  # a CLIENT cannot relay that soon
+    assert [p.id for p in delivered if p.decoded.portnum == Port.PRIVATE_APP] == ([0x402] if private_passes else [])
+    assert 0x401 in [p.id for p in delivered]
+
+
+def test_setting_the_router_role_installs_core_portnums_only_over_the_mode_sent_with_it():
+    """fw AdminModule::handleSetConfig then NodeDB::installRoleDefaults: the role change
+    installs CORE_PORTNUMS_ONLY after the sent config, so `meshtastic --configure` with role
+    ROUTER and rebroadcast_mode ALL leaves CORE_PORTNUMS_ONLY; the same config sent again,
+    role unchanged, keeps ALL."""
+    from meshtastic.protobuf import config_pb2
+
+    clock = ManualClock()
+    node = us_node(clock, 0x11, 4)
+    node.boot()
+    device = config_pb2.Config.DeviceConfig
+    wanted = config_pb2.Config(device=device(role=device.ROUTER, rebroadcast_mode=device.ALL))
+    node.admin._set_config(wanted)
+    assert node.state.config.device.rebroadcast_mode == device.CORE_PORTNUMS_ONLY
+    node.admin._set_config(wanted)
+    assert node.state.config.device.rebroadcast_mode == device.ALL

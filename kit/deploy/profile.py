@@ -27,12 +27,15 @@ from kit.storage import settings
 REGIONS = ("EU_868", "EU_433")
 PRESETS = ("LONG_FAST", "LONG_MODERATE", "LONG_SLOW", "MEDIUM_FAST", "MEDIUM_SLOW", "SHORT_FAST",
            "SHORT_SLOW")
-# A kit's radio must relay the kits' PRIVATE_APP frames: every role below does with the
-# rebroadcast_mode ALL the kit's YAML sets (ROUTER and ROUTER_LATE default to
-# CORE_PORTNUMS_ONLY since fw 2.5 and would drop them). A volunteer's handheld is CLIENT,
-# or CLIENT_MUTE where kits already cover its area: a handheld in a crowd of handhelds
-# that all relay multiplies every frame (firmware-config/README.md).
-ROLES = ("CLIENT", "CLIENT_BASE", "CLIENT_MUTE", "ROUTER", "ROUTER_LATE")
+# A kit's radio must hand the kit, and relay, the kits' PRIVATE_APP frames: every role below
+# does with the rebroadcast_mode ALL the kit's YAML sets. Not ROUTER: when a radio's role
+# becomes ROUTER the firmware installs CORE_PORTNUMS_ONLY after the config sent with it
+# (fw src/modules/AdminModule.cpp handleSetConfig -> NodeDB::installRoleDefaults, since
+# fw 2.5, PR #5178), so `meshtastic --configure` leaves a radio that drops every kit frame.
+# ROUTER_LATE keeps ALL. A volunteer's handheld is CLIENT, or CLIENT_MUTE where kits already
+# cover its area: a handheld in a crowd of handhelds that all relay multiplies every frame
+# (firmware-config/README.md).
+ROLES = ("CLIENT", "CLIENT_BASE", "CLIENT_MUTE", "ROUTER_LATE")
 HANDHELD_ROLES = ("CLIENT", "CLIENT_MUTE")
 # The hotspot's network (NetworkManager's shared mode, kit-hotspot.nmconnection).
 WIFI_NETWORK = ipaddress.ip_network("10.42.0.0/24")
@@ -328,8 +331,11 @@ def parse(data: dict, source: str = "kit.toml", *, base_dir: Path | None = None)
         r.problem("radio.preset", f"{radio.preset!r} is not a Meshtastic preset",
                   f"use one of {', '.join(PRESETS)} (all kits of a commune use the same)")
     if radio.role not in ROLES:
-        r.problem("radio.role", f"{radio.role!r} is not a role for a kit",
-                  "use CLIENT (CLIENT_BASE on the best-sited kit, CLIENT_MUTE beside a better node)")
+        why = (" (the firmware then drops the kits' frames: rebroadcast_mode CORE_PORTNUMS_ONLY)"
+               if radio.role == "ROUTER" else "")
+        r.problem("radio.role", f"{radio.role!r} is not a role for a kit{why}",
+                  "use CLIENT (CLIENT_BASE on the best-sited kit, CLIENT_MUTE beside a better node, "
+                  "ROUTER_LATE on a high point that must always relay)")
     if radio.handheld_role not in HANDHELD_ROLES:
         r.problem("radio.handheld_role", f"{radio.handheld_role!r} is not a role for a volunteer's handheld",
                   "use CLIENT (CLIENT_MUTE where kits already cover the volunteers' area)")

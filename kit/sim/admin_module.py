@@ -165,6 +165,16 @@ class AdminModule:
                 new.tx_enabled = True  # a first valid region enables TX
             elif current.region != Region.UNSET and new.region == Region.UNSET:
                 new.tx_enabled = False
+        if name == "device":
+            DeviceConfig = config_pb2.Config.DeviceConfig
+            if new.rebroadcast_mode == DeviceConfig.NONE and new.role in (DeviceConfig.ROUTER,
+                                                                           DeviceConfig.ROUTER_LATE):
+                new.rebroadcast_mode = DeviceConfig.ALL
+            if new.role != current.role and new.role == DeviceConfig.ROUTER:
+                # fw AdminModule::handleSetConfig: a role change installs the role's defaults
+                # after the sent config, and a ROUTER's is CORE_PORTNUMS_ONLY
+                # (NodeDB::installRoleDefaults): the same message cannot also set ALL.
+                new.rebroadcast_mode = DeviceConfig.CORE_PORTNUMS_ONLY
         needs_reboot = self._config_needs_reboot(name, current, new)
         current.CopyFrom(new)
         if name == "lora":

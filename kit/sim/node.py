@@ -51,12 +51,15 @@ ModemPreset = config_pb2.Config.LoRaConfig.ModemPreset
 RegionCode = config_pb2.Config.LoRaConfig.RegionCode
 
 ROUTER_ROLES = {Role.ROUTER, Role.ROUTER_LATE}
-# Since fw 2.5 routers default to rebroadcast_mode CORE_PORTNUMS_ONLY (PR #5178).
+Rebroadcast = config_pb2.Config.DeviceConfig.RebroadcastMode
+# rebroadcast_mode CORE_PORTNUMS_ONLY (fw src/mesh/Router.cpp handleReceived): a decoded packet
+# on any other port is neither handled nor relayed. The ROUTER role installs that mode whenever
+# the role is set (NodeDB::installRoleDefaults), over the mode sent with it.
 CORE_PORTNUMS = {
     Port.TEXT_MESSAGE_APP, Port.TEXT_MESSAGE_COMPRESSED_APP, Port.POSITION_APP,
     Port.NODEINFO_APP, Port.ROUTING_APP, Port.TELEMETRY_APP, Port.ADMIN_APP, Port.ALERT_APP,
-    Port.WAYPOINT_APP, Port.STORE_FORWARD_APP, Port.TRACEROUTE_APP, Port.NEIGHBORINFO_APP,
-}
+    Port.WAYPOINT_APP, Port.STORE_FORWARD_APP, Port.TRACEROUTE_APP,
+} | {getattr(Port, name) for name in ("KEY_VERIFICATION_APP", "STORE_FORWARD_PLUSPLUS_APP") if hasattr(Port, name)}
 
 
 @dataclass
@@ -339,8 +342,9 @@ class SimNode:
             # back for 15-30 s behind the NodeInfo exchange.
             delay = lora.tx_delay_s(self.rng, self.preset, util)
         else:
-            delay = lora.relay_delay_s(self.rng, self.preset, head.relay_snr,
-                                       self.role in ROUTER_ROLES)
+            # Only a ROUTER relays early (RadioInterface::shouldRebroadcastEarlyLikeRouter); a
+            # ROUTER_LATE's late window is not modelled: it waits as a CLIENT does.
+            delay = lora.relay_delay_s(self.rng, self.preset, head.relay_snr, self.role == Role.ROUTER)
         self._tx_timer = self.scheduler.call_later(delay, self._on_tx_timer)
 
     def _next_outgoing(self) -> Outgoing:
@@ -506,9 +510,15 @@ class SimNode:
                 traceroute.alter_received(p, self.node_num, snr)
             received = self._as_received(p, channel, snr, rssi)
             self._update_node_db(received)
+            if self._ignores_port(p):
+                return
             if p.to in (BROADCAST, self.node_num):
                 self._handle_local(received, from_client=False)
         self._perhaps_rebroadcast(frame, snr, channel)
+
+    def _ignores_port(self, p: mesh_pb2.MeshPacket) -> bool:
+        return (self.state.config.device.rebroadcast_mode == Rebroadcast.CORE_PORTNUMS_ONLY
+                and p.decoded.portnum not in CORE_PORTNUMS)
 
     def _as_received(self, p: mesh_pb2.MeshPacket, channel: int, snr: float, rssi: int):
         received = mesh_pb2.MeshPacket()
@@ -527,8 +537,9 @@ class SimNode:
         p = frame.packet
         if p.to == self.node_num or p.hop_limit == 0 or self.role == Role.CLIENT_MUTE:
             return
-        if (self.role in ROUTER_ROLES and channel is not None
-                and p.decoded.portnum not in CORE_PORTNUMS):
+        if self.state.config.device.rebroadcast_mode == Rebroadcast.NONE:
+            return  # FloodingRouter::isRebroadcaster
+        if channel is not None and self._ignores_port(p):
             return
         relay = mesh_pb2.MeshPacket()
         relay.CopyFrom(p)

@@ -57,6 +57,8 @@ class NodeState:
         )
         config = localonly_pb2.LocalConfig()
         config.device.role = _Role.Value(role)
+        if role == "ROUTER":  # NodeDB::installRoleDefaults
+            config.device.rebroadcast_mode = config.device.RebroadcastMode.CORE_PORTNUMS_ONLY
         config.device.node_info_broadcast_secs = 10800
         config.position.position_broadcast_secs = 900
         config.lora.region = _Lora.RegionCode.Value(region)

@@ -126,6 +126,9 @@ class Territory:
         for i in range(n):
             state = NodeState.fresh(FIRST_NODE + i, long_name=f"Kit {i}", short_name=f"K{i}", preset=preset,
                                     hop_limit=hop_limit, role=role)
+            # The kit's radio YAML sets rebroadcast_mode ALL (kit/deploy/templates/radio-kit.yaml),
+            # which a ROUTER keeps only once the role is in place (see kit/sim/admin_module.py).
+            state.config.device.rebroadcast_mode = state.config.device.RebroadcastMode.ALL
             node = SimNode(self.clock, state, rng=random.Random(seed * 1000 + i),
                            first_nodeinfo_delay=30.0 + (i * 10.0) % 600, epoch=1_767_225_600)
             node.attach_radio(self.medium.attach(i, node))
