@@ -169,3 +169,39 @@ def test_the_radio_loop_survives_a_failure_and_sends_again(mesh_and_kits):
     kits[0].post("après la panne")
     assert wait_for(lambda: all(k.board() == ["après la panne", "avant la panne"] for k in kits), 60), \
         [k.board() for k in kits]
+
+
+def test_a_radio_left_in_core_portnums_only_is_named_on_the_dashboard(tmp_path):
+    """A radio set to ROUTER by hand keeps rebroadcast_mode CORE_PORTNUMS_ONLY (the firmware
+    installs it with the role): it hands its kit none of the other kits' frames. The kit says
+    so on its dashboard instead of looking connected and empty."""
+    from helpers import login
+
+    from kit.core import auth
+    from kit.web.app import create_app
+
+    mesh = Mesh(nodes=2, topology=Topology(2).link(0, 1), preset=PRESET, speed=SPEED, nodeinfo_delay=1)
+    device = mesh.node(0).state.config.device
+    device.rebroadcast_mode = device.RebroadcastMode.CORE_PORTNUMS_ONLY
+    mesh.start()
+    kits = [Kit(tmp_path / f"kit{i}", mesh, i, fast_config(SPEED, PRESET)) for i in range(2)]
+    try:
+        for kit in kits:
+            kit.service.start()
+        assert wait_for(lambda: all(k.service.status()["state"] == "connected" for k in kits), 20)
+        kits[1].post("Pont fermé")
+        assert wait_for(lambda: kits[1].service.status()["queue"] == 0 and
+                        kits[1].db.execute("SELECT count(*) FROM outbox").fetchone()[0] == 0, 20)
+        mesh.wait_idle(10)
+        assert kits[0].board() == []  # the radio dropped it before the kit could see it
+        assert kits[0].service.status()["radio_problem"] == "rebroadcast_mode CORE_PORTNUMS_ONLY"
+        assert kits[1].service.status()["radio_problem"] is None
+        admin = create_app({"LISTENER": "admin"}, kit=kits[0].kit)
+        client = admin.test_client()
+        assert login(client, "admin1", auth.add_user(kits[0].db, "admin1", "admin"), lang="en").status_code == 303
+        page = client.get("/admin/").get_data(as_text=True)
+        assert "The radio drops the other kits' frames (rebroadcast_mode CORE_PORTNUMS_ONLY)" in page
+    finally:
+        for kit in kits:
+            kit.close()
+        mesh.stop()

@@ -72,7 +72,7 @@ class MeshService:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._status = {"state": "connecting", "node": None, "queue": 0, "airtime_pct": 0.0,
-                        "last_sync": None, "frames_rejected": 0, "error": None, "loop_errors": 0,
+                        "last_sync": None, "frames_rejected": 0, "error": None, "radio_problem": None, "loop_errors": 0,
                         "pending_texts": 0, "unknown_key_frames": 0, "channel_util": None, "deferred": 0}
         self.link = RadioLink(spec, self.config.heartbeat_s, self.config.answer_timeout_s, self._set_status)
         self.pump: EnginePump | None = None

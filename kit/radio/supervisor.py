@@ -39,8 +39,11 @@ class RadioLink:
             return False
         self.ever_connected = True
         self.heartbeat_at = time.monotonic() + self.heartbeat_s
-        self.on_state(state="connected", node=f"!{self.node:08x}", error=None)
+        problem = settings_problem(self.iface)
+        self.on_state(state="connected", node=f"!{self.node:08x}", error=None, radio_problem=problem)
         log.info("radio connected: !%08x", self.node)
+        if problem:
+            log.error("radio settings: %s", problem)
         return True
 
     def close(self, why: str, stopping: bool = False) -> None:
@@ -80,6 +83,22 @@ class RadioLink:
     def node_name(self, node: int) -> str:
         user = ((getattr(self.iface, "nodesByNum", None) or {}).get(node) or {}).get("user") or {}
         return user.get("longName") or user.get("shortName") or f"!{node:08x}"
+
+
+def settings_problem(iface) -> str | None:
+    """What in the radio's own settings keeps the kits' frames from this kit, or None.
+
+    rebroadcast_mode CORE_PORTNUMS_ONLY makes the firmware drop every decoded packet on another
+    port, PRIVATE_APP included, before its client sees it (fw src/mesh/Router.cpp
+    handleReceived); the firmware installs it whenever the role becomes ROUTER
+    (NodeDB::installRoleDefaults), so a radio set by hand can end up there."""
+    try:
+        device = iface.localNode.localConfig.device
+        if device.rebroadcast_mode == device.RebroadcastMode.CORE_PORTNUMS_ONLY:
+            return "rebroadcast_mode CORE_PORTNUMS_ONLY"
+    except Exception:  # noqa: BLE001 - a library without the config: nothing to say
+        return None
+    return None
 
 
 def run_supervised(loop, stop: threading.Event, backoff_s: tuple[float, float], on_failure, what: str) -> None:

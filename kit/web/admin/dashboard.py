@@ -50,6 +50,7 @@ def dashboard():
         deferred=radio_status().get("deferred", 0),
         loop_errors=radio_status().get("loop_errors", 0),
         radio_error=radio_status().get("error"),
+        radio_problem=radio_status().get("radio_problem"),
         links=link_statuses(),
         conflicts=rows("SELECT origin, seq, held, heard, from_node, heard_at FROM record_conflicts "
                        "ORDER BY id DESC LIMIT 10"),
