@@ -91,6 +91,19 @@ def test_control_share_is_bounded():
     assert sum(payload_airtime_ms(len(f)) for _, f in sent) <= s.config.control_share * s.config.budget_ms
 
 
+def test_the_control_share_is_spread_over_its_window_not_spent_for_the_hour():
+    """A burst of control (a healed partition's digests at Trickle's shortest interval) used
+    to spend the hour's share in minutes; the requests that repair the last holes then
+    waited up to an hour."""
+    s = AirtimeScheduler()
+    for _ in range(500):
+        s.enqueue([FRAME], Lane.CONTROL, "digest")
+    sent = drain(s, 3599)
+    window, cfg = s.config.control_window_s, s.config
+    assert max_rolling(sent, window) <= cfg.control_share * cfg.budget_ms * window / cfg.window_s
+    assert all(any(start <= t < start + window for t, _ in sent) for start in range(0, 3600, int(window)))
+
+
 def test_one_flooding_source_cannot_starve_others():
     s = AirtimeScheduler()
     for _ in range(400):

@@ -116,6 +116,20 @@ def test_hole_is_requested_from_the_sender_after_a_grace():
     assert set(sent[0].uids()) == {r.Uid(A, 2), r.Uid(A, 3)}
 
 
+def test_holes_above_a_record_that_fills_the_first_one_are_wanted_again():
+    """Traced on a healed 20-kit mesh: a leaf kit held seqs 3 and 5 of an origin, its wants
+    for 1, 2 and 4 given up after their attempts; its only neighbour, seeing just its first
+    hole in its digest, sent seq 1; seq 2 and 4 were never asked again."""
+    b = engine(B)
+    for seq in (3, 5):
+        b.receive(encode(board(A, seq))[0], A, 0.0)
+    b._wants.clear()  # every ask given up
+    b.receive(encode(board(A, 1))[0], C, 100.0)
+    sent = [m for m in sent_until(b, 130.0, now=100.0) if isinstance(m, Request)]
+    assert sent and sent[0].responder == C
+    assert set(sent[0].uids()) == {r.Uid(A, 2), r.Uid(A, 4)}
+
+
 def test_a_busy_kit_piggy_backs_its_wants_instead_of_a_request():
     b = engine(B)
     b.publish(board(B, 1), 0.0)

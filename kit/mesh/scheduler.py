@@ -75,6 +75,12 @@ class SchedulerConfig:
     window_s: float = 3600.0
     min_gap_s: float = 4.0  # leaves the channel to relays and handhelds between two of ours
     control_share: float = 0.1
+    # The control share is counted over this window (pro rata), not the hour: a healed
+    # partition's digests at Trickle's shortest interval spent the hour's share in minutes,
+    # and the requests that repair the last holes then waited up to an hour (6 of 11 healed
+    # 20-kit meshes did not converge within the hour; BENCHMARKS.md). 600 s slowed a 5-kit
+    # repair, which needs a short burst (median 416 -> 621 s over 30 seeds); 1200 s did not.
+    control_window_s: float = 1200.0
     source_share: float = 0.25
     # Share of the budget only alerts may use: a kit busy passing records on for the others
     # still has airtime for an alert at once, not when its rolling hour frees some.
@@ -160,13 +166,15 @@ class AirtimeScheduler:
 
     # --- airtime --------------------------------------------------------------------
 
-    def airtime_used_ms(self, now: float, lane: Lane | None = None, source: str | None = None) -> float:
-        """Own airtime in the rolling window ending at `now`."""
+    def airtime_used_ms(self, now: float, lane: Lane | None = None, source: str | None = None,
+                        window_s: float | None = None) -> float:
+        """Own airtime in the rolling window (`window_s`, the hour if None) ending at `now`."""
         self._prune(now)
+        since = now - (window_s or self.config.window_s)
         return sum(
             ms
             for t, ms, ln, src in self._log
-            if t <= now and (lane is None or ln == lane) and (source is None or src == source)
+            if since < t <= now and (lane is None or ln == lane) and (source is None or src == source)
         )
 
     def history(self) -> list[tuple[float, float, Lane, str]]:
@@ -176,16 +184,19 @@ class AirtimeScheduler:
         while self._log and self._log[0][0] <= now - self.config.window_s:
             self._log.popleft()
 
-    def _fits_at(self, now: float, cost: float, limit: float, lane: Lane | None, source: str | None) -> float:
-        """Earliest time >= now at which `cost` more airtime stays within `limit`."""
-        used = self.airtime_used_ms(now, lane, source)
+    def _fits_at(self, now: float, cost: float, limit: float, lane: Lane | None, source: str | None,
+                 window_s: float | None = None) -> float:
+        """Earliest time >= now at which `cost` more airtime stays within `limit` over the
+        rolling `window_s` (the hour if None)."""
+        window = window_s or self.config.window_s
+        used = self.airtime_used_ms(now, lane, source, window)
         if used + cost <= limit:
             return now
         for t, ms, ln, src in self._log:  # oldest first: the window frees them in this order
-            if (lane is None or ln == lane) and (source is None or src == source):
+            if t > now - window and (lane is None or ln == lane) and (source is None or src == source):
                 used -= ms
                 if used + cost <= limit:
-                    return t + self.config.window_s
+                    return t + window
         return float("inf")  # a single frame larger than the limit: never sendable
 
     # --- choosing the next frame -------------------------------------------------------
@@ -222,7 +233,11 @@ class AirtimeScheduler:
         budget = cfg.budget_ms if lane is Lane.ALERT else (1.0 - cfg.alert_reserve) * cfg.budget_ms
         t = self._fits_at(now, cost, budget, None, None)
         if lane is Lane.CONTROL:
-            t = max(t, self._fits_at(now, cost, cfg.control_share * cfg.budget_ms, Lane.CONTROL, None))
+            window = min(cfg.control_window_s, cfg.window_s)
+            share = cfg.control_share * cfg.budget_ms * window / cfg.window_s
+            if cost > share:  # a long frame on a slow preset: counted over the hour instead
+                window, share = cfg.window_s, cfg.control_share * cfg.budget_ms
+            t = max(t, self._fits_at(now, cost, share, Lane.CONTROL, None, window))
         elif lane not in UNCAPPED_LANES and source not in cfg.exempt_sources:
             t = max(t, self._fits_at(now, cost, cfg.source_share * cfg.budget_ms, None, source))
         if self._last_start is not None and not packed:

@@ -777,14 +777,17 @@ class SyncEngine:
             # Many records of this origin never reached us: we were cut off from it (a
             # partition that just healed); it likely lacks ours too, so announce soon.
             self._suspect_heal(now)
-        if state.contiguous < uid.seq - 1:
+        if state.contiguous < state.highest:
+            # Holes in what we hold of this origin, below this record or above it (one that
+            # fills the first hole of several: the others' wants may have been given up, and
+            # the holder, seeing only our first hole in our digest, leaves the rest to us).
             # Not urgent (a lost routine record, most of the time): wait for a ride on one
             # of our own frames, else ask in a dedicated request after piggyback_hold_s.
             # A frame heard through a flood (an alert) comes from a kit out of range, which our
             # requests (the kits in range only) would never reach: ask whoever holds it.
             far = self._local_frames and from_node not in self._in_range(now)
             responder = BROADCAST_ANY if far else from_node
-            self._want(uid.origin, uid.seq - 1, responder, now + self.config.hole_grace_s + self._jitter(), hold=True)
+            self._want(uid.origin, state.highest, responder, now + self.config.hole_grace_s + self._jitter(), hold=True)
         return [RecordReceived(record, effective_record(self.store, uid))]
 
     def _in_range(self, now: float) -> set[int]:
