@@ -2,7 +2,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kit.mesh.airtime import payload_airtime_ms
-from kit.mesh.scheduler import AirtimeScheduler, Lane, SchedulerConfig
+from kit.mesh.scheduler import (
+    URGENT_REQUEST_SOURCE,
+    AirtimeScheduler,
+    Lane,
+    SchedulerConfig,
+)
 
 FRAME = bytes(150)
 COST = payload_airtime_ms(len(FRAME))
@@ -102,6 +107,16 @@ def test_the_control_share_is_spread_over_its_window_not_spent_for_the_hour():
     window, cfg = s.config.control_window_s, s.config
     assert max_rolling(sent, window) <= cfg.control_share * cfg.budget_ms * window / cfg.window_s
     assert all(any(start <= t < start + window for t, _ in sent) for start in range(0, 3600, int(window)))
+
+
+def test_a_request_for_a_missing_alert_goes_when_digests_spent_the_control_share():
+    s = AirtimeScheduler()
+    for _ in range(500):
+        s.enqueue([FRAME], Lane.CONTROL, "digest")
+    now = drain(s, 600)[-1][0] + s.config.min_gap_s
+    assert s.next_frame(now) is None  # the share is spent
+    s.enqueue([b"R" * 20], Lane.CONTROL, URGENT_REQUEST_SOURCE)
+    assert s.next_frame(now) == b"R" * 20
 
 
 def test_one_flooding_source_cannot_starve_others():

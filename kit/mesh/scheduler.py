@@ -59,7 +59,9 @@ UNCAPPED_LANES = (Lane.ALERT, Lane.CONTROL)
 SYNC_SOURCE = "sync"  # replies to peers' requests
 DIGEST_SOURCE = "digest"
 REQUEST_SOURCE = "request"
-URGENT_REQUEST_SOURCE = "urgent_request"  # alerts a kit lacks: not held back by a busy channel
+# Asks for alerts a kit lacks: held back neither by a busy channel nor by the control share
+# (a few small frames per missing alert, SyncConfig.alert_request_timeout_s apart).
+URGENT_REQUEST_SOURCE = "urgent_request"
 DEFERRABLE_CONTROL = (DIGEST_SOURCE, REQUEST_SOURCE)
 DEFERRABLE_LANES = (Lane.CHECKIN, Lane.ROUTINE)
 
@@ -232,7 +234,7 @@ class AirtimeScheduler:
             cost = payload_airtime_ms(len(item.frames[0]) + item.extra + cfg.frame_overhead, cfg.preset)
         budget = cfg.budget_ms if lane is Lane.ALERT else (1.0 - cfg.alert_reserve) * cfg.budget_ms
         t = self._fits_at(now, cost, budget, None, None)
-        if lane is Lane.CONTROL:
+        if lane is Lane.CONTROL and source != URGENT_REQUEST_SOURCE:
             window = min(cfg.control_window_s, cfg.window_s)
             share = cfg.control_share * cfg.budget_ms * window / cfg.window_s
             if cost > share:  # a long frame on a slow preset: counted over the hour instead
