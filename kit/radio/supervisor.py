@@ -92,12 +92,9 @@ def settings_problem(iface) -> str | None:
     port, PRIVATE_APP included, before its client sees it (fw src/mesh/Router.cpp
     handleReceived); the firmware installs it whenever the role becomes ROUTER
     (NodeDB::installRoleDefaults), so a radio set by hand can end up there."""
-    try:
-        device = iface.localNode.localConfig.device
-        if device.rebroadcast_mode == device.RebroadcastMode.CORE_PORTNUMS_ONLY:
-            return "rebroadcast_mode CORE_PORTNUMS_ONLY"
-    except Exception:  # noqa: BLE001 - a library without the config: nothing to say
-        return None
+    device = getattr(getattr(getattr(iface, "localNode", None), "localConfig", None), "device", None)
+    if device is not None and device.rebroadcast_mode == device.RebroadcastMode.CORE_PORTNUMS_ONLY:
+        return "rebroadcast_mode CORE_PORTNUMS_ONLY"
     return None
 
 
