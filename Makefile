@@ -36,10 +36,13 @@ test-all: $(STAMP)
 system-test: $(STAMP)
 	PYTHON=$(abspath $(BIN)/python) tests/system/run.sh $(PYTEST_ARGS)
 
-# Refresh the gettext catalogs after changing user-facing strings.
+# Refresh the gettext catalogs after changing user-facing strings. Only the French catalogue
+# is updated from the template: the easy-read (falc) one is kept by hand, short, with only
+# the strings it rewrites (the others fall back to French; tests/test_i18n.py says which
+# plurals it must hold); `pybabel update` would fill it with every msgid.
 i18n: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _ -k _l -o kit/web/translations/messages.pot .
-	$(BIN)/pybabel update -i kit/web/translations/messages.pot -d kit/web/translations --no-fuzzy-matching
+	$(BIN)/pybabel update -i kit/web/translations/messages.pot -d kit/web/translations -l fr --no-fuzzy-matching
 	$(BIN)/pybabel compile -d kit/web/translations
 
 clean:
