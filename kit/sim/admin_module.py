@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from google.protobuf.message import DecodeError
 from meshtastic.protobuf import admin_pb2, config_pb2, mesh_pb2, module_config_pb2, portnums_pb2
 
+from kit.sim.state import install_role_defaults
+
 if TYPE_CHECKING:
     from kit.sim.node import SimNode
 
@@ -170,11 +172,10 @@ class AdminModule:
             if new.rebroadcast_mode == DeviceConfig.NONE and new.role in (DeviceConfig.ROUTER,
                                                                            DeviceConfig.ROUTER_LATE):
                 new.rebroadcast_mode = DeviceConfig.ALL
-            if new.role != current.role and new.role == DeviceConfig.ROUTER:
+            if new.role != current.role:
                 # fw AdminModule::handleSetConfig: a role change installs the role's defaults
-                # after the sent config, and a ROUTER's is CORE_PORTNUMS_ONLY
-                # (NodeDB::installRoleDefaults): the same message cannot also set ALL.
-                new.rebroadcast_mode = DeviceConfig.CORE_PORTNUMS_ONLY
+                # after the sent config, so a ROUTER cannot also get ALL in the same message.
+                install_role_defaults(new)
         needs_reboot = self._config_needs_reboot(name, current, new)
         current.CopyFrom(new)
         if name == "lora":

@@ -17,6 +17,14 @@ STATE_FILE = "kit-sim-node.json"
 MAX_NUM_CHANNELS = 8
 
 _Role = config_pb2.Config.DeviceConfig.Role
+
+
+def install_role_defaults(device: config_pb2.Config.DeviceConfig) -> None:
+    """fw NodeDB::installRoleDefaults, the part that matters here: a ROUTER's rebroadcast_mode
+    is CORE_PORTNUMS_ONLY (since fw 2.5, PR #5178), set whenever the role becomes ROUTER, over
+    whatever mode came with it."""
+    if device.role == _Role.ROUTER:
+        device.rebroadcast_mode = device.RebroadcastMode.CORE_PORTNUMS_ONLY
 _Lora = config_pb2.Config.LoRaConfig
 
 
@@ -57,8 +65,7 @@ class NodeState:
         )
         config = localonly_pb2.LocalConfig()
         config.device.role = _Role.Value(role)
-        if role == "ROUTER":  # NodeDB::installRoleDefaults
-            config.device.rebroadcast_mode = config.device.RebroadcastMode.CORE_PORTNUMS_ONLY
+        install_role_defaults(config.device)
         config.device.node_info_broadcast_secs = 10800
         config.position.position_broadcast_secs = 900
         config.lora.region = _Lora.RegionCode.Value(region)
